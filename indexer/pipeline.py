@@ -1,0 +1,258 @@
+"""The indexing run: read → parse → skip unchanged → chunk → embed → commit, batch by batch.
+
+Each batch is committed in one SQLite transaction, so a run killed at any moment keeps every
+batch committed before it, and the next run skips those articles (same content hash) and goes
+on where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from indexer.article import Article, Passage, RawRecord
+from indexer.chunking import chunk_article
+from indexer.embedding import Embedder
+from indexer.parsing import EmptyArticleError, parse_record
+from indexer.sources import ReadStats, iter_records
+from indexer.storage import IndexWriter, Manifest, content_hash
+from indexer.thai_text import tokenize_for_index
+from thaigov_search.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    """What a run did, printed as the summary and returned to callers (API, eval, bench)."""
+
+    read: int = 0
+    indexed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    not_found_for_delete: list[str] = field(default_factory=list)
+    passages: int = 0
+    embedded_passages: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [
+            f"read {self.read}, indexed {self.indexed}, unchanged {self.unchanged}, skipped {self.skipped}, "
+            f"deleted {self.deleted}, in {self.seconds:.1f}s",
+        ]
+        if self.indexed:
+            rate = self.indexed / self.seconds if self.seconds else 0.0
+            lines.append(
+                f"embedded {self.embedded_passages} passages ({self.tokens} tokens) of {self.passages}; "
+                f"{rate:.1f} articles/s, {self.tokens / max(self.embed_seconds, 1e-9):.0f} tokens/s while embedding"
+            )
+        elif self.read and self.unchanged == self.read - self.skipped:
+            lines.append("nothing to embed: every article is already indexed and unchanged")
+        if self.not_found_for_delete:
+            lines.append(f"not in the index, nothing deleted: {', '.join(self.not_found_for_delete)}")
+        if self.warnings:
+            lines.append(f"{len(self.warnings)} warning(s); first: {self.warnings[0]}")
+        return "\n".join(lines)
+
+
+def chunking_key(settings: Settings) -> str:
+    """Settings that change passages; part of the content hash so a change re-embeds."""
+    return f"tokens={settings.passage_tokens};max_passages={settings.max_passages_per_article}"
+
+
+class Indexer:
+    """Incremental writer shared by the CLI and the HTTP API."""
+
+    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None):
+        self.index_dir = Path(index_dir)
+        self.settings = settings
+        self._embedder = embedder
+        self._writer: IndexWriter | None = None
+
+    # The model is loaded only when something must be embedded or a new index created.
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(self.settings.model, self.settings.home, self.settings.backend, self.settings.device)
+        return self._embedder
+
+    @property
+    def writer(self) -> IndexWriter:
+        if self._writer is None:
+            manifest_path = self.index_dir / "manifest.json"
+            if manifest_path.exists():
+                manifest = Manifest.read(self.index_dir)
+                from indexer.storage import ensure_same_model
+
+                ensure_same_model(manifest, self.settings.model, None, self.index_dir)
+                dimension = manifest.dimension
+            else:
+                dimension = self.embedder.dimension
+            self._writer = IndexWriter(
+                self.index_dir, self.settings.model, dimension, self.settings.passage_tokens,
+                exact_max=self.settings.exact_search_max_passages,
+            )
+        return self._writer
+
+    def index_records(self, records: Iterable[RawRecord], report: IndexReport, total: int | None = None,
+                      progress: bool = True) -> IndexReport:
+        """Index a stream of raw records batch by batch; durable after each batch."""
+        start = time.perf_counter()
+        bar = tqdm(total=total, unit="article", desc="indexing", disable=not progress, dynamic_ncols=True)
+        try:
+            for batch in batched(records, self.settings.commit_every):
+                self._index_batch(batch, report)
+                bar.update(len(batch))
+                bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged, skipped=report.skipped)
+        finally:
+            bar.close()
+            if self._writer is not None:
+                self._writer.write_snapshot()
+            report.seconds += time.perf_counter() - start
+        return report
+
+    def index_articles(self, articles: Sequence[Article]) -> IndexReport:
+        """Index already-parsed articles (the HTTP write path)."""
+        report = IndexReport(read=len(articles))
+        start = time.perf_counter()
+        self._store(list(articles), report)
+        self.writer.write_snapshot()
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def delete(self, ids: Sequence[str], report: IndexReport | None = None) -> IndexReport:
+        report = report or IndexReport()
+        if not (self.index_dir / "manifest.json").exists():
+            report.not_found_for_delete.extend(ids)
+            return report
+        removed = self.writer.delete(ids)
+        report.deleted += len(removed)
+        report.not_found_for_delete.extend(i for i in ids if i not in set(removed))
+        self.writer.write_snapshot()
+        return report
+
+    def _index_batch(self, batch: list[RawRecord], report: IndexReport) -> None:
+        articles: dict[str, Article] = {}
+        for record in batch:
+            report.read += 1
+            try:
+                article = parse_record(record)
+            except EmptyArticleError as exc:
+                report.skipped += 1
+                note = f"{record.origin}: skipped empty article {record.id!r} ({exc})"
+                logger.warning(note)
+                report.warnings.append(note)
+                continue
+            articles[article.id] = article  # a repeated id inside a batch: the last one wins
+        self._store(list(articles.values()), report)
+
+    def _store(self, articles: list[Article], report: IndexReport) -> None:
+        if not articles:
+            return
+        key = chunking_key(self.settings)
+        digests = {a.id: content_hash(a, key) for a in articles}
+        stored = self.writer.stored_hashes(list(digests))
+        changed = [a for a in articles if stored.get(a.id) != digests[a.id]]
+        report.unchanged += len(articles) - len(changed)
+        if not changed:
+            return
+        passages = [self._chunk(a) for a in changed]
+        vectors = self._embed(passages, report)
+        rows = [(a, digests[a.id], tokenize_for_index(a.title), tokenize_for_index(a.body)) for a in changed]
+        self.writer.write_batch(rows, passages, vectors)
+        report.indexed += len(changed)
+        report.passages += sum(len(p) for p in passages)
+
+    def _chunk(self, article: Article) -> list[Passage]:
+        return chunk_article(article, self.embedder.count_tokens, max_tokens=self.settings.passage_tokens)
+
+    def _embed(self, passages: list[list[Passage]], report: IndexReport) -> list[np.ndarray | None]:
+        """Embed the lead passages of each article (all when max_passages_per_article is 0)."""
+        limit = self.settings.max_passages_per_article
+        chosen = [p if limit <= 0 else p[:limit] for p in passages]
+        texts = [p.embed_text for group in chosen for p in group]
+        started = time.perf_counter()
+        matrix = self.embedder.embed_passages(texts, batch_size=self.settings.batch_size)
+        report.embed_seconds += time.perf_counter() - started
+        report.embedded_passages += len(texts)
+        report.tokens += sum(p.n_tokens for group in chosen for p in group)
+        out: list[np.ndarray | None] = []
+        offset = 0
+        for group in chosen:
+            out.append(matrix[offset:offset + len(group)])
+            offset += len(group)
+        return out
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def batched(items: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run_index(
+    inputs: Sequence[Path | str],
+    index_dir: Path,
+    settings: Settings,
+    limit: int | None = None,
+    delete_ids: Sequence[str] = (),
+    progress: bool = True,
+    embedder: Embedder | None = None,
+) -> IndexReport:
+    """The `thaigov-search index` command: deletions first, then the inputs."""
+    report = IndexReport()
+    indexer = Indexer(index_dir, settings, embedder)
+    try:
+        if delete_ids:
+            indexer.delete(list(delete_ids), report)
+        if inputs:
+            stats = ReadStats()
+            total = count_records(inputs, limit) if progress else None
+            indexer.index_records(iter_records(inputs, stats, limit=limit), report, total=total, progress=progress)
+            report.skipped += stats.skipped
+            report.read += stats.skipped
+            report.warnings = stats.warnings + report.warnings
+    finally:
+        indexer.close()
+    return report
+
+
+def count_records(inputs: Sequence[Path | str], limit: int | None) -> int | None:
+    """Cheap pre-count (lines / files) so the progress bar can show an ETA."""
+    import gzip
+    import lzma
+
+    total = 0
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            total += sum(1 for _ in path.rglob("*.txt"))
+            continue
+        opener = lzma.open if path.suffix == ".xz" else gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rb") as fh:
+                total += sum(1 for line in fh if line.strip())
+        except OSError:
+            return None
+        if limit is not None and total >= limit:
+            return limit
+    return min(total, limit) if limit is not None else total

@@ -1,0 +1,220 @@
+"""The read path: a query in, ranked articles with snippets out (dense, lexical or hybrid)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.embedding import Embedder
+from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle
+from search_api.fusion import fuse, lexical_weight
+from search_api.index_reader import IndexReader
+from search_api.lexical import QueryTerms, lexical_search, query_terms
+from search_api.snippets import make_snippet, term_hits
+from thaigov_search.config import Settings
+
+logger = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "lexical")
+CANDIDATES = 100  # documents each retriever contributes before fusion
+PASSAGES_PER_DOC = 4  # dense passages fetched per wanted document (articles have several)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on date (ISO, inclusive) and category (exact section name)."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    category: str | None = None
+
+    def sql(self) -> tuple[str, tuple]:
+        clauses, args = [], []
+        if self.date_from:
+            clauses.append("a.date >= ?")
+            args.append(self.date_from)
+        if self.date_to:
+            clauses.append("a.date <= ?")
+            args.append(self.date_to)
+        if self.category:
+            clauses.append("a.category = ?")
+            args.append(self.category)
+        return " AND ".join(clauses), tuple(args)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.date_from or self.date_to or self.category)
+
+
+@dataclass
+class SearchResult:
+    id: str
+    title: str
+    date: str | None
+    category: str
+    url: str
+    score: float
+    snippet: str
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    took_ms: float
+    total: int
+    results: list[SearchResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "took_ms": self.took_ms, "total": self.total,
+                "results": [asdict(r) for r in self.results]}
+
+
+class Searcher:
+    """Answers queries over one index directory; safe to share between threads."""
+
+    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None, verify: bool = True):
+        self.settings = settings
+        self.reader = IndexReader(Path(index_dir), verify=verify)
+        model = self.reader.manifest.model
+        if settings.model != model and settings.model != "default" and embedder is None:
+            raise ModelMismatchError(
+                f"{index_dir} was built with model '{model}', not '{settings.model}'. Search it with --model {model}."
+            )
+        self._embedder = embedder
+        self._model_spec = model
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(self._model_spec, self.settings.home, self.settings.backend, self.settings.device)
+            if self._embedder.dimension != self.reader.dimension:
+                raise IndexCorruptError(
+                    f"model '{self._model_spec}' gives {self._embedder.dimension}-d vectors, the index has {self.reader.dimension}."
+                )
+        return self._embedder
+
+    # ------------------------------------------------------------------------------ search
+    def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid",
+               filters: Filters | None = None) -> SearchResponse:
+        started = time.perf_counter()
+        if mode not in MODES:
+            raise ValueError(f"Unknown mode '{mode}': use one of {', '.join(MODES)}.")
+        filters = filters or Filters()
+        self.reader.refresh()
+        wanted = max(CANDIDATES, offset + k)
+        with self.reader.snapshot() as conn:
+            terms = query_terms(conn, query)
+            allowed = self._allowed_pids(conn, filters) if filters.active and mode != "lexical" else None
+            dense_docs, best_pid = ({}, {}) if mode == "lexical" else self._dense_docs(conn, query, wanted, allowed)
+            lexical_docs = {} if mode == "dense" else dict(self._lexical_docs(conn, terms, wanted, filters))
+            if mode == "dense":
+                ranked = sorted(dense_docs.items(), key=lambda kv: (-kv[1], kv[0]))
+            elif mode == "lexical":
+                ranked = sorted(lexical_docs.items(), key=lambda kv: (-kv[1], kv[0]))
+            else:
+                ranked = fuse(dense_docs, lexical_docs, lexical_weight(terms.coverage))
+            page = ranked[offset:offset + k]
+            results = [self._result(conn, rowid, score, terms, best_pid.get(rowid)) for rowid, score in page]
+        took = (time.perf_counter() - started) * 1000
+        return SearchResponse(query=query, took_ms=round(took, 2), total=len(ranked), results=results)
+
+    def _allowed_pids(self, conn, filters: Filters) -> list[int]:
+        where, args = filters.sql()
+        rows = conn.execute(
+            f"SELECT p.pid FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE p.vector IS NOT NULL AND {where}",
+            args,
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _dense_docs(self, conn, query: str, wanted: int, allowed: Sequence[int] | None) -> tuple[dict[int, float], dict[int, int]]:
+        """Document score = its best passage's cosine similarity; also remembers that passage."""
+        vector = self.embedder.embed_queries([query])[0]
+        hits = self.reader.dense_search(vector, wanted * PASSAGES_PER_DOC, allowed)
+        return self._aggregate(conn, hits)
+
+    def _aggregate(self, conn, hits) -> tuple[dict[int, float], dict[int, int]]:
+        if not hits:
+            return {}, {}
+        marks = ",".join("?" * len(hits))
+        owner = dict(conn.execute(f"SELECT pid, article_rowid FROM passages WHERE pid IN ({marks})", [h.pid for h in hits]).fetchall())
+        docs: dict[int, float] = {}
+        best: dict[int, int] = {}
+        for hit in hits:  # best first, so the first passage seen per article is its best
+            rowid = owner.get(hit.pid)
+            if rowid is None:  # deleted after the vectors were loaded: never show a half-gone article
+                continue
+            if rowid not in docs:
+                docs[rowid] = hit.score
+                best[rowid] = hit.pid
+        return docs, best
+
+    def _lexical_docs(self, conn, terms: QueryTerms, wanted: int, filters: Filters) -> list[tuple[int, float]]:
+        where, args = filters.sql()
+        return lexical_search(conn, terms, wanted, where, args)
+
+    def _result(self, conn, rowid: int, score: float, terms: QueryTerms, best_pid: int | None) -> SearchResult:
+        row = conn.execute("SELECT id, title, date, category, url FROM articles WHERE rowid = ?", (rowid,)).fetchone()
+        passages = conn.execute("SELECT pid, text FROM passages WHERE article_rowid = ? ORDER BY position", (rowid,)).fetchall()
+        term_set = set(terms.terms)
+        text = ""
+        if passages:
+            chosen = next((t for p, t in passages if p == best_pid), None)
+            if chosen is None or (term_set and term_hits(chosen, term_set) == 0):
+                scored = [(term_hits(t, term_set), -i, t) for i, (_, t) in enumerate(passages)]
+                best_lexical = max(scored)
+                if chosen is None or best_lexical[0] > 0:
+                    chosen = best_lexical[2]
+            text = chosen
+        return SearchResult(id=row[0], title=row[1], date=row[2], category=row[3], url=row[4], score=round(float(score), 6),
+                            snippet=make_snippet(text, term_set))
+
+    # ------------------------------------------------------------------------ documents
+    def get(self, doc_id: str) -> StoredArticle | None:
+        self.reader.refresh()
+        return self.reader.get_article(doc_id)
+
+    def similar(self, doc_id: str, k: int = 10) -> SearchResponse | None:
+        """Related releases: nearest articles to this one's mean passage vector, never itself."""
+        started = time.perf_counter()
+        self.reader.refresh()
+        with self.reader.snapshot() as conn:
+            row = conn.execute("SELECT rowid, title FROM articles WHERE id = ?", (doc_id,)).fetchone()
+            if row is None:
+                return None
+            rowid, title = row
+            pids = [r[0] for r in conn.execute(
+                "SELECT pid FROM passages WHERE article_rowid = ? AND vector IS NOT NULL ORDER BY position", (rowid,))]
+            if not pids:
+                return SearchResponse(query=title, took_ms=0.0, total=0)
+            vectors = self.reader.vectors_of(pids)
+            centre = vectors.mean(axis=0)
+            centre /= max(float(np.linalg.norm(centre)), 1e-12)
+            hits = self.reader.dense_search(centre, (k + 1) * PASSAGES_PER_DOC + len(pids))
+            docs, best = self._aggregate(conn, hits)
+            docs.pop(rowid, None)
+            ranked = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+            empty = QueryTerms((), {}, 0)
+            results = [self._result(conn, r, s, empty, best.get(r)) for r, s in ranked]
+        took = (time.perf_counter() - started) * 1000
+        return SearchResponse(query=title, took_ms=round(took, 2), total=len(ranked), results=results)
+
+    # ----------------------------------------------------------------------------- stats
+    def stats(self) -> dict:
+        self.reader.refresh()
+        with self.reader.snapshot() as conn:
+            articles, passages = conn.execute(
+                "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages)").fetchone()
+        manifest = self.reader.manifest
+        return {"articles": articles, "passages": passages, "model": manifest.model, "dimension": manifest.dimension,
+                "built_at": manifest.built_at}
+
+    def categories(self) -> list[dict]:
+        self.reader.refresh()
+        rows = self.reader.connection().execute(
+            "SELECT category, count(*) FROM articles GROUP BY category ORDER BY count(*) DESC, category").fetchall()
+        return [{"category": c, "count": n} for c, n in rows]

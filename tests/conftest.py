@@ -1,0 +1,58 @@
+"""Shared fixtures: the real embedded model and a real index built from real articles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from thaigov_search.config import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLE = FIXTURES / "thaigov-sample.jsonl"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Default settings; the model cache is the user's (built once per machine, reused)."""
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def embedder(settings: Settings):
+    from indexer.embedding import Embedder
+
+    return Embedder(settings.model, settings.home)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, settings: Settings, embedder) -> Path:
+    """An index of the real sample articles, built once per test session. Treat it as read-only."""
+    from indexer.pipeline import run_index
+
+    index_dir = tmp_path_factory.mktemp("sample-index")
+    report = run_index([SAMPLE], index_dir, settings, progress=False, embedder=embedder)
+    assert report.indexed > 0
+    return index_dir
+
+
+@pytest.fixture()
+def writable_index(tmp_path: Path, sample_index: Path) -> Path:
+    """A private copy of the sample index that a test may change."""
+    target = tmp_path / "index"
+    shutil.copytree(sample_index, target)
+    return target
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared (the corpus and eval sets); tests that need it skip with a reason if absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    return path
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
