@@ -160,6 +160,9 @@ class IndexReader:
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every SELECT inside sees one committed generation."""
         conn = self.connection()
+        if conn.in_transaction:  # nested use joins the outer snapshot
+            yield conn
+            return
         conn.execute("BEGIN")
         try:
             yield conn

@@ -98,6 +98,10 @@ class Searcher:
                 )
         return self._embedder
 
+    def warm_up(self) -> None:
+        """Load the model and run one query so the first user does not pay for it."""
+        self.embedder.embed_queries(["warm up"])
+
     # ------------------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid",
                filters: Filters | None = None) -> SearchResponse:

@@ -56,7 +56,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     from search_api.validation import validate_date_range
 
     date_from, date_to = validate_date_range(args.date_from, args.date_to)
-    response = open_searcher(args).search(
+    searcher = open_searcher(args)
+    searcher.warm_up()  # took_ms then measures the search, not the model load
+    response = searcher.search(
         args.query, k=args.k, mode=args.mode, filters=Filters(date_from, date_to, args.category)
     )
     if args.json:
