@@ -14,6 +14,7 @@ class RawRecord:
     text: str | None = None  # raw thaigov text (shared corpus format) ...
     fields: dict[str, str] | None = None  # ... or already-structured generic JSONL fields
     url: str = ""
+    source: str = ""  # the corpus' original file name; its stem names the news section
 
 
 @dataclass(frozen=True)

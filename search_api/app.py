@@ -510,6 +510,8 @@ def parse_articles(raw: bytes) -> list:
         raise HTTPException(400, "the request body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:
         raise HTTPException(400, f"the request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except (RecursionError, ValueError):  # nesting deeper than the parser's stack; an integer over 4300 digits
+        raise HTTPException(400, "the request body is not usable JSON: nested too deeply or a number too long") from None
     if not isinstance(data, (dict, list)):
         raise HTTPException(422, "the body must be a JSON object (one document) or a list of objects")
     try:

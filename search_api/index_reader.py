@@ -63,7 +63,10 @@ class IndexReader:
             raise IndexCorruptError(f"{self.db_path} is missing. Rebuild the index with `thaigov-search index`.")
         self._db_identity = db_identity(self.db_path)
         self._local = threading.local()
-        conn = self.connection()
+        try:  # a truncated/garbled file fails already in connect()'s PRAGMAs
+            conn = self.connection()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"{self.db_path} is damaged ({exc}). Rebuild the index with `thaigov-search index`.") from exc
         if self._verify:
             check_database(conn, self.db_path)
         self.manifest = manifest

@@ -30,6 +30,16 @@ class QueryTerms:
         df = self.doc_freq.get(term, 0)
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
 
+    def bm25_idf(self, term: str) -> float:
+        """FTS5's BM25 idf (floored at 1e-6 as FTS5 does)."""
+        df = self.doc_freq.get(term, 0)
+        return max(1e-6, math.log((self.n_docs - df + 0.5) / (df + 0.5)))
+
+    @property
+    def ideal_bm25(self) -> float:
+        """BM25 of a body that holds every query term once at average length: sum of idf."""
+        return sum(self.bm25_idf(t) for t in self.terms) * BODY_WEIGHT
+
     @property
     def coverage(self) -> float:
         """Share of the query's IDF mass found in the index: ~0 for an English query over Thai text."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from indexer.embedding import Embedder
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle
-from search_api.fusion import fuse, lexical_weight
+from search_api.fusion import hybrid_ranking
 from search_api.index_reader import IndexReader
 from search_api.lexical import QueryTerms, lexical_search, query_terms
 from search_api.snippets import make_snippet, term_hits
@@ -121,7 +121,7 @@ class Searcher:
             elif mode == "lexical":
                 ranked = sorted(lexical_docs.items(), key=lambda kv: (-kv[1], kv[0]))
             else:
-                ranked = fuse(dense_docs, lexical_docs, lexical_weight(terms.coverage))
+                ranked = hybrid_ranking(dense_docs, lexical_docs, terms)
             page = ranked[offset:offset + k]
             results = [self._result(conn, rowid, score, terms, best_pid.get(rowid)) for rowid, score in page]
         took = (time.perf_counter() - started) * 1000
