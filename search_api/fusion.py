@@ -35,19 +35,7 @@ def fuse(dense: Mapping[int, float], lexical: Mapping[int, float], weight: float
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def match_fraction(lexical: Mapping[int, float], ideal_bm25: float) -> float:
-    """How much of the query the best lexical document matches, in [0, 1].
-
-    BM25 of the top document divided by the BM25 a document would get for containing every
-    query term once: near 1 when some document shares the query's words (a Thai question over
-    Thai text), near 0 when only stray words match (an English query over Thai releases).
-    """
-    if not lexical or ideal_bm25 <= 0:
-        return 0.0
-    return max(0.0, min(1.0, max(lexical.values()) / ideal_bm25))
-
 
 def hybrid_ranking(dense: Mapping[int, float], lexical: Mapping[int, float], terms) -> list[tuple[int, float]]:
-    """The default hybrid: lexical weight scaled by the query's lexical match (see module doc)."""
-    weight = MAX_LEXICAL_WEIGHT * match_fraction(lexical, terms.ideal_bm25)
-    return fuse(dense, lexical, weight)
+    """The default hybrid: lexical weight scaled by the query's lexical coverage (see module doc)."""
+    return fuse(dense, lexical, lexical_weight(terms.coverage))

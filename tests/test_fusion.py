@@ -1,0 +1,39 @@
+"""Hybrid fusion: lexical evidence counts only as much as the query has in the index."""
+
+from __future__ import annotations
+
+import pytest
+
+from search_api.fusion import MAX_LEXICAL_WEIGHT, fuse, hybrid_ranking, lexical_weight, normalise
+from search_api.lexical import QueryTerms
+
+
+def test_normalise_maps_each_retrievers_candidates_to_zero_one() -> None:
+    assert normalise({1: 0.80, 2: 0.60, 3: 0.70}) == pytest.approx({1: 1.0, 2: 0.0, 3: 0.5})
+    assert normalise({7: 12.5}) == {7: 1.0}
+    assert normalise({}) == {}
+
+
+def test_query_without_lexical_evidence_is_ranked_by_meaning_alone() -> None:
+    # An English question over Thai articles: none of its words occur in the index.
+    terms = QueryTerms(terms=("who", "founded", "bangkok"), doc_freq={}, n_docs=1904)
+    assert terms.coverage == 0.0
+    dense = {1: 0.83, 2: 0.86, 3: 0.80}
+    lexical = {3: 4.2}  # a stray match must not outrank the meaning
+    assert [doc for doc, _ in hybrid_ranking(dense, lexical, terms)] == [2, 1, 3]
+
+
+def test_query_whose_words_all_occur_gets_a_real_lexical_vote() -> None:
+    terms = QueryTerms(terms=("กรุงเทพ", "ก่อตั้ง"), doc_freq={"กรุงเทพ": 40, "ก่อตั้ง": 25}, n_docs=1904)
+    assert terms.coverage == pytest.approx(1.0)
+    assert lexical_weight(terms.coverage) == MAX_LEXICAL_WEIGHT
+    dense = {1: 0.86, 2: 0.85, 3: 0.70}
+    lexical = {2: 18.0, 1: 3.0, 3: 2.0}
+    # Doc 2 is nearly tied on meaning and clearly best on words: the hybrid puts it first.
+    assert hybrid_ranking(dense, lexical, terms)[0][0] == 2
+
+
+def test_fusion_keeps_documents_found_by_only_one_retriever() -> None:
+    ranked = fuse({1: 0.9, 2: 0.5}, {3: 10.0, 2: 1.0}, weight=0.5)
+    assert {doc for doc, _ in ranked} == {1, 2, 3}
+    assert ranked == sorted(ranked, key=lambda kv: (-kv[1], kv[0]))
