@@ -52,7 +52,6 @@ def open_searcher(args: argparse.Namespace):
 
 def cmd_search(args: argparse.Namespace) -> int:
     from search_api.searcher import Filters
-
     from search_api.validation import validate_date_range
 
     date_from, date_to = validate_date_range(args.date_from, args.date_to)

@@ -223,6 +223,7 @@ def index_corpus(data: BeirSet, index_dir: Path, settings: Settings, embedder=No
     from indexer.parsing import EmptyArticleError, article_from_fields
     from indexer.pipeline import Indexer, IndexReport
 
+    started = time.perf_counter()
     total = IndexReport()
     articles = []
     for doc_id, doc in data.corpus.items():
@@ -233,7 +234,6 @@ def index_corpus(data: BeirSet, index_dir: Path, settings: Settings, embedder=No
             total.skipped += 1
             total.warnings.append(f"skipped empty document {doc_id!r} ({exc})")
     indexer = Indexer(index_dir, settings, embedder)
-    started = time.perf_counter()
     try:
         step = settings.commit_every
         with tqdm(total=len(articles), unit="doc", desc="indexing", disable=not progress, file=sys.stderr) as bar:
