@@ -217,3 +217,10 @@ def test_run_killed_with_sigkill_resumes_without_losing_or_duplicating(tmp_path:
     assert articles == 40 - report.skipped and passages == distinct
     searcher.reader.refresh()
     assert searcher.reader.index.ntotal == db_vector_count(index_dir)
+
+
+def test_writing_to_a_truncated_database_fails_with_a_clear_message(writable_index: Path, capsys) -> None:
+    db = writable_index / "index.sqlite"
+    db.write_bytes(db.read_bytes()[:4096])
+    assert main(["index", "--index-dir", str(writable_index), "--delete", "tg012535"]) == 2
+    assert "is damaged" in capsys.readouterr().err
