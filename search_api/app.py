@@ -570,6 +570,11 @@ def serve(index_dir: Path, settings: Settings) -> None:
     from indexer.storage import Manifest
 
     Manifest.read(Path(index_dir))  # a missing index is a clear error now, not a 503 forever
+    import torch
+
+    # Each request embeds one short query: one intra-op thread per request serves concurrent
+    # clients better than every request fighting for all cores (see docs/reliability.md).
+    torch.set_num_threads(1)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: the service is reachable from other machines", settings.host)
     print(f"thaigov-search: serving {index_dir} at http://{settings.host}:{settings.port}/ "
