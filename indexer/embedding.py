@@ -51,15 +51,14 @@ class Embedder:
         self.spec = spec
         self.backend = backend
         path = resolve_model(spec, Path(home))
-        kwargs: dict = {}
-        if backend.startswith("onnx"):
-            from indexer.onnx_backend import onnx_model_kwargs
-
-            kwargs = onnx_model_kwargs(path, quantized=backend == "onnx-int8")
         try:
-            self.model = SentenceTransformer(
-                path, device=device or "cpu", backend="onnx" if backend.startswith("onnx") else "torch", **kwargs
-            )
+            if backend.startswith("onnx"):
+                from indexer.onnx_backend import load_onnx_model
+
+                # ONNX Runtime directly (optimum's ONNX route does not import with transformers 5).
+                self.model = load_onnx_model(path, quantized=backend == "onnx-int8", home=Path(home))
+            else:
+                self.model = SentenceTransformer(path, device=device or "cpu")
         except OSError as exc:
             raise ValueError(
                 f"Cannot load model '{spec}' ({exc}). Give a local sentence-transformers folder, a model already in "

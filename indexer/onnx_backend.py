@@ -43,6 +43,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ MARKER = "EXPORT_OK.json"
 EXPORT_VERSION = 3
 OPSET = 17
 THREADS_ENV = "THAIGOV_SEARCH_ONNX_THREADS"
+PARALLEL_ENV = "THAIGOV_SEARCH_ONNX_PARALLEL"  # "batches" (default) or "ops": see parallel_mode()
 SPIN_ENV = "THAIGOV_SEARCH_ONNX_SPIN"  # "0": idle ORT threads sleep instead of spinning
 # Minimum cosine agreement with the torch model on the probe texts before a file is installed.
 MIN_COSINE = {False: 0.999, True: 0.95}
@@ -144,7 +146,7 @@ def export_dir(model_path: str, folder: Path, home: Path | None = None) -> Path:
 
 
 def session_options(threads: int | None = None):
-    """ORT session options: all graph optimisations, one inter-op thread, intra-op = usable cores."""
+    """ORT session options: all graph optimisations, one inter-op thread, ``threads`` intra-op threads."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -155,6 +157,22 @@ def session_options(threads: int | None = None):
     if os.environ.get(SPIN_ENV, "").strip() == "0":
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
+
+
+def parallel_mode() -> str:
+    """How the ONNX encoder uses several cores ($THAIGOV_SEARCH_ONNX_PARALLEL): "batches" or "ops".
+
+    "batches" (default) runs whole batches side by side on single-threaded sessions: no
+    synchronisation inside the model, and on a machine where other processes take cores it degrades
+    gracefully, while operator-level threads wait at every barrier for a descheduled thread (on our
+    busy 2-core machine 2 intra-op threads ran at half the speed of one; see docs/performance.md).
+    "ops" spreads each operator over the threads instead; a single batch (one query) then uses every
+    core, which lowers the latency of a lone query on an idle machine.
+    """
+    raw = os.environ.get(PARALLEL_ENV, "").strip().lower() or "batches"
+    if raw not in ("batches", "ops"):
+        raise ValueError(f"{PARALLEL_ENV} must be 'batches' or 'ops', not {raw!r}")
+    return raw
 
 
 def default_threads() -> int:
@@ -196,8 +214,13 @@ class OnnxSentenceEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
         self.max_seq_length = spec["max_seq_length"]
         self.threads = threads or default_threads()
+        # "batches": a single-threaded session run by `threads` workers at once; "ops": one batch at a
+        # time, each operator spread over `threads` threads.
+        self.parallel_mode = parallel_mode()
+        self.workers = self.threads if self.parallel_mode == "batches" else 1
         self.session = ort.InferenceSession(
-            str(self.onnx_file), sess_options=session_options(self.threads), providers=["CPUExecutionProvider"]
+            str(self.onnx_file), sess_options=session_options(self.threads // self.workers),
+            providers=["CPUExecutionProvider"],
         )
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -250,9 +273,20 @@ class OnnxSentenceEncoder:
             from tqdm import tqdm
 
             batches = tqdm(batches, desc="embedding", unit="batch")
-        for start in batches:
+        batch_size = max(1, batch_size)
+
+        def run(start: int) -> None:
             chosen = order[start:start + batch_size]
             out[chosen] = self._embed_batch([ids[i] for i in chosen], skip)
+
+        if self.workers > 1 and len(order) > batch_size:
+            # Whole batches in parallel, one core each: see `parallel_mode`.
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-embed") as pool:
+                for _ in pool.map(run, batches):
+                    pass
+        else:
+            for start in batches:
+                run(start)
         if self.normalize or normalize_embeddings:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
             out /= np.maximum(norms, 1e-12)
