@@ -122,22 +122,15 @@ def machine() -> dict:
     return info
 
 
-def timed_runs(embed, texts: list[str], batch_size: int, repeats: int,
-               unsorted: bool) -> tuple[list[float], list[float], np.ndarray]:
-    """Wall and process-CPU times of ``repeats`` runs, and the vectors of the last run (input order)."""
-    times, cpu = [], []
-    vectors = None
-    for _ in range(repeats):
-        start, cpu_start = time.perf_counter(), time.process_time()
-        if unsorted:
-            # One call per batch: no sorting across batches, so each batch pads to its longest member.
-            parts = [embed(texts[i:i + batch_size], batch_size) for i in range(0, len(texts), batch_size)]
-            vectors = np.concatenate(parts)
-        else:
-            vectors = embed(texts, batch_size)
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - cpu_start)
-    return times, cpu, vectors
+def timed_run(embed, texts: list[str], batch_size: int, unsorted: bool) -> tuple[float, float, np.ndarray]:
+    """Wall and process-CPU seconds of one run, and its vectors (input order)."""
+    start, cpu_start = time.perf_counter(), time.process_time()
+    if unsorted:
+        # One call per batch: no sorting across batches, so each batch pads to its longest member.
+        vectors = np.concatenate([embed(texts[i:i + batch_size], batch_size) for i in range(0, len(texts), batch_size)])
+    else:
+        vectors = embed(texts, batch_size)
+    return time.perf_counter() - start, time.process_time() - cpu_start, vectors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,19 +175,31 @@ def main(argv: list[str] | None = None) -> int:
         tokens = sum(loaded["torch"].count_tokens_many(passages))
         reference = {}
         for batch_size in args.batch_sizes:
+            for backend in backends:  # warm-up
+                loaded[backend].embed_passages(passages[:16], batch_size=batch_size)
+            # Rounds interleave the backends, so a change in machine load hits all of them alike.
+            runs: dict[str, list[tuple[float, float]]] = {b: [] for b in backends}
+            vectors_of: dict[str, np.ndarray] = {}
+            load_before = os.getloadavg()[0]
+            for _ in range(args.repeats):
+                for backend in backends:
+                    emb = loaded[backend]
+                    wall, cpu_s, vectors_of[backend] = timed_run(
+                        lambda t, b, e=emb: e.embed_passages(t, batch_size=b), passages, batch_size, args.unsorted)
+                    runs[backend].append((wall, cpu_s))
+            load_after = os.getloadavg()[0]
             for backend in backends:
-                emb = loaded[backend]
-                emb.embed_passages(passages[:16], batch_size=batch_size)  # warm-up
-                times, cpu, vectors = timed_runs(lambda t, b, e=emb: e.embed_passages(t, batch_size=b),
-                                            passages, batch_size, args.repeats, args.unsorted)
+                emb, vectors = loaded[backend], vectors_of[backend]
+                times = [w for w, _ in runs[backend]]
                 median = statistics.median(times)
-                cpu_median = statistics.median(cpu)
+                cpu_median = statistics.median(c for _, c in runs[backend])
                 row = {
                     "backend": backend, "batch_size": batch_size, "passage_tokens": target,
                     "passages": len(passages), "tokens": tokens, "runs_s": [round(t, 3) for t in times],
                     "median_s": round(median, 3), "tokens_per_s": round(tokens / median, 1),
                     "passages_per_s": round(len(passages) / median, 2),
                     "cpu_s": round(cpu_median, 3), "tokens_per_cpu_s": round(tokens / cpu_median, 1),
+                    "load_average_1min": [round(load_before, 2), round(load_after, 2)],
                 }
                 if backend == "torch" and "passages" not in reference:
                     reference["passages"] = vectors

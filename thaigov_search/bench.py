@@ -355,7 +355,7 @@ def cmd_bench_query(args: argparse.Namespace) -> int:
         print(f"{result['requests']} requests ({result['errors']} errors) in {result['seconds']:.1f}s at concurrency "
               f"{result['concurrency']}: {result['qps']:.1f} queries/s; latency p50 {result['p50_ms']} ms, "
               f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms; {result['articles']} articles; "
-              f"server peak RSS {result['server_peak_rss_mb']} MiB")
+              f"server peak RSS {result['server_peak_rss_mb'] or 'n/a'} MiB")
     return 0
 
 
