@@ -2,8 +2,8 @@
 
 Each passage is embedded as ``f"{title}\\n{passage text}"`` (the title gives context) and must
 fit ``max_tokens`` *including* that title prefix. Passages follow sentence boundaries
-(:func:`indexer.thai_text.split_sentences`); a sentence longer than the budget is cut at newmm
-word boundaries.
+(:func:`indexer.thai_text.split_sentences`); a sentence longer than the budget is cut at
+dictionary word boundaries.
 
 ``count_tokens`` is the real tokenizer of the embedding model (or any deterministic counter).
 To keep chunking linear, every sentence is counted once and a passage's size is estimated as the
@@ -15,13 +15,11 @@ again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from pythainlp.tokenize import word_tokenize
-
 from indexer.article import Article, Passage
-from indexer.thai_text import split_sentences
+from indexer.thai_text import split_sentences, thai_words
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,7 @@ def _margin(max_tokens: int) -> int:
 def _split_long(text: str, budget: int, count: Callable[[str], int]) -> list[_Unit]:
     """Cut ``text`` (one over-long sentence) into pieces of at most ``budget`` tokens at word
     boundaries; the pieces concatenate back to ``text`` exactly."""
-    words = word_tokenize(text, engine="newmm", keep_whitespace=True)
+    words = thai_words(text)
     pieces: list[_Unit] = []
 
     def emit(ws: list[str]) -> None:
@@ -82,8 +80,34 @@ def _split_long(text: str, budget: int, count: Callable[[str], int]) -> list[_Un
     return out
 
 
-def _units(body: str, budget: int, count: Callable[[str], int]) -> list[_Unit]:
-    units: list[_Unit] = []
+class _Sizer:
+    """Token counts for sentences: exact (the model's tokenizer) until ``exact`` is switched off,
+    then a characters-based estimate calibrated on the exact counts seen so far.
+
+    Only passages that get embedded need exact sizes; the rest of a long article is stored for
+    snippets and lexical matches, so estimating it keeps chunking cheap (tokenizing is most of
+    the chunking time).
+    """
+
+    def __init__(self, count: Callable[[str], int]):
+        self.count = count
+        self.exact = True
+        self._tokens = 0
+        self._chars = 0
+
+    def __call__(self, text: str) -> int:
+        if self.exact:
+            n = self.count(text)
+            self._tokens += n
+            self._chars += len(text)
+            return n
+        ratio = self._tokens / self._chars if self._chars else 0.5
+        return int(len(text) * ratio * 1.1) + 1
+
+
+def _units(body: str, budget: int, count: Callable[[str], int]) -> Iterator[_Unit]:
+    """Sentences (or pieces of over-long ones) in order, each sized when it is reached."""
+    first_unit = True
     for para in body.split("\n"):
         first = True
         for sent in split_sentences(para):
@@ -91,15 +115,16 @@ def _units(body: str, budget: int, count: Callable[[str], int]) -> list[_Unit]:
             sep = "\n" if first else " "
             first = False
             if n <= budget:
-                units.append(_Unit(sent, sep, n))
-                continue
-            parts = _split_long(sent, budget, count)
-            if parts:
-                parts[0].sep = sep
-            units.extend(parts)
-    if units:
-        units[0].sep = ""
-    return units
+                parts = [_Unit(sent, sep, n)]
+            else:
+                parts = _split_long(sent, budget, count)
+                if parts:
+                    parts[0].sep = sep
+            for part in parts:
+                if first_unit:
+                    part.sep = ""
+                    first_unit = False
+                yield part
 
 
 def _join(units: list[_Unit]) -> str:
@@ -108,7 +133,7 @@ def _join(units: list[_Unit]) -> str:
 
 def _fit_title(title: str, max_title_tokens: int, count: Callable[[str], int]) -> str:
     """Shorten an over-long title (at word boundaries) so the context prefix leaves room."""
-    words = word_tokenize(title, engine="newmm", keep_whitespace=True)
+    words = thai_words(title)
     lo, hi = 0, len(words)
     while lo < hi:  # largest prefix that fits
         mid = (lo + hi + 1) // 2
@@ -124,6 +149,7 @@ def chunk_article(
     count_tokens: Callable[[str], int],
     max_tokens: int = 256,
     max_passages: int = 0,
+    exact_passages: int = 0,
 ) -> list[Passage]:
     """Split ``article`` into passages of at most ``max_tokens`` tokens (title prefix included).
 
@@ -131,6 +157,10 @@ def chunk_article(
     are packed greedily; a sentence longer than the budget is split at Thai word boundaries. A
     title-only article gives one passage holding the title. ``max_passages > 0`` keeps only the
     first N passages (the lead). ``n_tokens`` is ``count_tokens(embed_text)``.
+
+    ``exact_passages > 0`` sizes only the first N passages with ``count_tokens`` (the ones that
+    will be embedded); later passages are cut by a calibrated character estimate and their
+    ``n_tokens`` is that estimate. They are never embedded, so being a few tokens off is harmless.
     """
     if max_tokens <= 0:
         raise ValueError("max_tokens must be positive")
@@ -158,18 +188,23 @@ def chunk_article(
     prefix_tokens = bare(prefix) if prefix else 0
     budget = max(1, max_tokens - overhead - prefix_tokens - _margin(max_tokens))
 
-    units = _units(body, budget, bare)
+    sizer = _Sizer(bare)
     groups: list[list[_Unit]] = []
     current: list[_Unit] = []
     size = 0
-    for u in units:
+    for u in _units(body, budget, sizer):
         if current and size + u.tokens > budget:
             groups.append(current)
             current, size = [], 0
+            if max_passages > 0 and len(groups) >= max_passages:
+                break  # the lead is complete: the rest of the body is not needed
+            if exact_passages > 0 and len(groups) >= exact_passages:
+                sizer.exact = False
         current.append(u)
         size += u.tokens
-    if current:
-        groups.append(current)
+    else:
+        if current:
+            groups.append(current)
 
     passages: list[Passage] = []
     pending = list(reversed(groups))
@@ -177,7 +212,8 @@ def chunk_article(
         group = pending.pop()
         text = _join(group)
         embed = prefix + text
-        n = count(embed)
+        exact = exact_passages <= 0 or len(passages) < exact_passages
+        n = count(embed) if exact else overhead + prefix_tokens + sum(u.tokens for u in group) + len(group) - 1
         if n > max_tokens and len(group) > 1:  # estimate was off: split this group in two
             mid = len(group) // 2
             pending.append(group[mid:])

@@ -73,6 +73,12 @@ class Embedder:
         self.max_seq_length = int(self.model.max_seq_length or 512)
 
     @property
+    def default_batch_size(self) -> int:
+        """Small batches are fastest on CPU (little padding, cache-resident); a GPU wants big ones."""
+        device = str(getattr(self.model, "device", "cpu"))
+        return 128 if device.startswith("cuda") else 4
+
+    @property
     def model_name(self) -> str:
         """What the manifest records: the user's spec (so the same spec reopens the index)."""
         return self.spec

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,22 @@ def chunking_key(settings: Settings) -> str:
     return f"tokens={settings.passage_tokens};max_passages={settings.max_passages_per_article}"
 
 
+@dataclass
+class PreparedBatch:
+    """A batch parsed, chunked and tokenised for BM25, waiting for its vectors."""
+
+    records: int
+    rows: list[tuple[Article, str, list[str], list[str]]]
+    passages: list[list[Passage]]
+
+
+def chunk_for_index(article: Article, count_tokens: Callable[[str], int], settings: Settings) -> list[Passage]:
+    """Passages exactly as the indexer stores them: every passage is kept (snippets, reading),
+    only the first ``max_passages_per_article`` are embedded, so only those are sized exactly."""
+    return chunk_article(article, count_tokens, max_tokens=settings.passage_tokens,
+                         exact_passages=settings.max_passages_per_article)
+
+
 class Indexer:
     """Incremental writer shared by the CLI and the HTTP API."""
 
@@ -106,20 +123,41 @@ class Indexer:
 
     def index_records(self, records: Iterable[RawRecord], report: IndexReport, total: int | None = None,
                       progress: bool = True) -> IndexReport:
-        """Index a stream of raw records batch by batch; durable after each batch."""
+        """Index a stream of raw records batch by batch; durable after each batch.
+
+        While batch *i* is embedded (ONNX Runtime and torch release the GIL and use the cores),
+        this thread parses, chunks and tokenises batch *i + 1*, then writes batch *i*. A crash
+        loses at most the batches not yet committed; the next run redoes them.
+        """
         start = time.perf_counter()
-        bar = tqdm(total=total, unit="article", desc="indexing", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(total=total, unit="article", desc="indexing", disable=not progress, dynamic_ncols=True,
+                   smoothing=0.05)
+        pending: tuple[PreparedBatch, Future[list[np.ndarray | None]]] | None = None
         try:
-            for batch in batched(records, self.settings.commit_every):
-                self._index_batch(batch, report)
-                bar.update(len(batch))
-                bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged, skipped=report.skipped)
+            with ThreadPoolExecutor(1, thread_name_prefix="embed") as pool:
+                for batch in batched(records, self.settings.commit_every):
+                    prepared = self._prepare(self._parse(batch, report), report)
+                    future = pool.submit(self._embed, prepared.passages, report)
+                    if pending is not None:
+                        self._commit(*pending, report=report, bar=bar)
+                    pending = (prepared, future)
+                if pending is not None:
+                    self._commit(*pending, report=report, bar=bar)
+                    pending = None
         finally:
+            if pending is not None:
+                pending[1].cancel()
             bar.close()
             if self._writer is not None:
                 self._writer.write_snapshot()
             report.seconds += time.perf_counter() - start
         return report
+
+    def _commit(self, prepared: PreparedBatch, vectors: Future[list[np.ndarray | None]], report: IndexReport,
+                bar: tqdm) -> None:
+        self._write(prepared, vectors.result(), report)
+        bar.update(prepared.records)
+        bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged, skipped=report.skipped)
 
     def index_articles(self, articles: Sequence[Article]) -> IndexReport:
         """Index already-parsed articles (the HTTP write path)."""
@@ -141,7 +179,7 @@ class Indexer:
         self.writer.write_snapshot()
         return report
 
-    def _index_batch(self, batch: list[RawRecord], report: IndexReport) -> None:
+    def _parse(self, batch: list[RawRecord], report: IndexReport) -> tuple[int, list[Article]]:
         articles: dict[str, Article] = {}
         for record in batch:
             report.read += 1
@@ -154,35 +192,45 @@ class Indexer:
                 report.warnings.append(note)
                 continue
             articles[article.id] = article  # a repeated id inside a batch: the last one wins
-        self._store(list(articles.values()), report)
+        return len(batch), list(articles.values())
 
     def _store(self, articles: list[Article], report: IndexReport) -> None:
+        prepared = self._prepare((len(articles), articles), report)
+        self._write(prepared, self._embed(prepared.passages, report), report)
+
+    def _prepare(self, parsed: tuple[int, list[Article]], report: IndexReport) -> PreparedBatch:
+        """Skip unchanged articles; chunk and BM25-tokenise the others (CPU work, no model run)."""
+        n_records, articles = parsed
         if not articles:
-            return
+            return PreparedBatch(n_records, [], [])
         key = chunking_key(self.settings)
         digests = {a.id: content_hash(a, key) for a in articles}
         stored = self.writer.stored_hashes(list(digests))
         changed = [a for a in articles if stored.get(a.id) != digests[a.id]]
         report.unchanged += len(articles) - len(changed)
-        if not changed:
-            return
-        passages = [self._chunk(a) for a in changed]
-        vectors = self._embed(passages, report)
         rows = [(a, digests[a.id], tokenize_for_index(a.title), tokenize_for_index(a.body)) for a in changed]
-        self.writer.write_batch(rows, passages, vectors)
-        report.indexed += len(changed)
-        report.passages += sum(len(p) for p in passages)
+        return PreparedBatch(n_records, rows, [self._chunk(a) for a in changed])
+
+    def _write(self, prepared: PreparedBatch, vectors: list[np.ndarray | None], report: IndexReport) -> None:
+        if not prepared.rows:
+            return
+        self.writer.write_batch(prepared.rows, prepared.passages, vectors)
+        report.indexed += len(prepared.rows)
+        report.passages += sum(len(p) for p in prepared.passages)
 
     def _chunk(self, article: Article) -> list[Passage]:
-        return chunk_article(article, self.embedder.count_tokens, max_tokens=self.settings.passage_tokens)
+        return chunk_for_index(article, self.embedder.count_tokens, self.settings)
 
     def _embed(self, passages: list[list[Passage]], report: IndexReport) -> list[np.ndarray | None]:
         """Embed the lead passages of each article (all when max_passages_per_article is 0)."""
         limit = self.settings.max_passages_per_article
         chosen = [p if limit <= 0 else p[:limit] for p in passages]
         texts = [p.embed_text for group in chosen for p in group]
+        if not texts:  # nothing changed: do not load the model just to embed nothing
+            return [None for _ in chosen]
         started = time.perf_counter()
-        matrix = self.embedder.embed_passages(texts, batch_size=self.settings.batch_size)
+        batch_size = self.settings.batch_size or self.embedder.default_batch_size
+        matrix = self.embedder.embed_passages(texts, batch_size=batch_size)
         report.embed_seconds += time.perf_counter() - started
         report.embedded_passages += len(texts)
         report.tokens += sum(p.n_tokens for group in chosen for p in group)

@@ -244,7 +244,7 @@ def new_vector_index(dimension: int, kind: str) -> faiss.Index:
 class IndexWriter:
     """Write access to one index directory; safe to use from several processes at once."""
 
-    def __init__(self, index_dir: Path, model: str, dimension: int, passage_tokens: int, exact_max: int = 200_000):
+    def __init__(self, index_dir: Path, model: str, dimension: int, passage_tokens: int, exact_max: int = 50_000):
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.index_dir / DB_NAME

@@ -85,13 +85,12 @@ def load_articles(path: Path = DEMO, limit: int | None = None) -> list[Article]:
 
 def expected_of(articles: Iterable[Article], embedder, settings) -> dict[str, Expected]:
     """Passages exactly as the indexer cuts them (same function, same tokenizer, same settings)."""
-    from indexer.chunking import chunk_article
-    from indexer.pipeline import chunking_key
+    from indexer.pipeline import chunk_for_index, chunking_key
 
     key = chunking_key(settings)
     out = {}
     for article in articles:
-        passages = chunk_article(article, embedder.count_tokens, max_tokens=settings.passage_tokens)
+        passages = chunk_for_index(article, embedder.count_tokens, settings)
         limit = settings.max_passages_per_article
         vectors = len(passages) if limit <= 0 else min(limit, len(passages))
         out[article.id] = Expected(article.title, article.body, content_hash(article, key), tuple(p.text for p in passages),

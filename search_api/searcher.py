@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding import Embedder
+from indexer.thai_text import tokenize_for_index
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle
 from search_api.fusion import hybrid_ranking
 from search_api.index_reader import IndexReader
@@ -99,8 +100,9 @@ class Searcher:
         return self._embedder
 
     def warm_up(self) -> None:
-        """Load the model and run one query so the first user does not pay for it."""
+        """Load the model and the word dictionary and run one query so the first user does not pay for it."""
         self.embedder.embed_queries(["warm up"])
+        tokenize_for_index("อุ่นเครื่อง warm up")
 
     # ------------------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid",

@@ -122,6 +122,23 @@ def test_max_passages_keeps_the_lead(articles):
     assert lead == all_p[:2]
 
 
+def test_exact_passages_sizes_only_the_embedded_lead_and_keeps_all_text(articles):
+    """Only the lead is embedded, so only it is tokenised; the rest is cut by estimate, text intact."""
+    a = articles["tg012535"]
+    calls = 0
+
+    def counting(text: str) -> int:
+        nonlocal calls
+        calls += 1
+        return count_words(text)
+
+    exact = chunk_article(a, count_words, max_tokens=48)
+    lead_sized = chunk_article(a, counting, max_tokens=48, exact_passages=2)
+    assert lead_sized[:2] == exact[:2]
+    assert _nonspace("".join(p.text for p in lead_sized)) == _nonspace(a.body)
+    assert calls < len(split_sentences(a.body)) // 2  # the tail was never tokenised
+
+
 def test_overlong_title_is_shortened_in_context():
     title = "ครม.รับทราบการเป็นเจ้าภาพจัดการแข่งขันกีฬาเอเชียนอินดอร์และมาเชี่ยลอาร์ทเกมส์ " * 6
     a = Article(id="tt", title=title.strip(), body="นายคารม พลพรกลาง รองโฆษกประจำสำนักนายกรัฐมนตรี เปิดเผยว่า")

@@ -145,7 +145,7 @@ def bench_indexing(args: argparse.Namespace) -> dict:
         "embed_seconds": round(report.embed_seconds, 3),
         "embed_tokens_per_s": round(report.tokens / report.embed_seconds, 1) if report.embed_seconds else 0.0,
         "load_seconds": round(load_seconds, 2),
-        "batch_size": settings.batch_size,
+        "batch_size": settings.batch_size or embedder.default_batch_size,
         "passage_tokens": settings.passage_tokens,
         "max_passages_per_article": settings.max_passages_per_article,
     }

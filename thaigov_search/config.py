@@ -35,10 +35,13 @@ class Settings(BaseSettings):
     max_passages_per_article: int = Field(
         default=0, ge=0, description="Embed at most this many passages per article (0 = all). Lexical index keeps all."
     )
-    batch_size: int = Field(default=32, ge=1, description="Passages per embedding batch.")
+    batch_size: int | None = Field(
+        default=None, ge=1,
+        description="Passages per embedding batch; unset: 4 on CPU (fastest measured, docs/performance.md), 128 on GPU.",
+    )
     commit_every: int = Field(default=200, ge=1, description="Articles per durable commit while indexing.")
     exact_search_max_passages: int = Field(
-        default=200_000, description="Up to this many passages FAISS searches exactly; above it, HNSW."
+        default=50_000, description="Up to this many passages FAISS searches exactly; above it, HNSW (docs/performance.md)."
     )
     # Search service
     host: str = "127.0.0.1"
