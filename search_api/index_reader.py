@@ -36,6 +36,8 @@ from indexer.storage import (
     sha256_file,
 )
 
+from search_api.lexical_index import LexicalIndex
+
 logger = logging.getLogger(__name__)
 
 
@@ -71,6 +73,7 @@ class IndexReader:
             check_database(conn, self.db_path)
         self.manifest = manifest
         self.dimension = manifest.dimension
+        self.lexical = LexicalIndex(lambda: connect(self.db_path))  # built on first use
         self.deleted: set[int] = set()
         conn.execute("BEGIN")
         try:

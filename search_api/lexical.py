@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from indexer.thai_text import tokenize_for_index
@@ -76,24 +77,37 @@ def fts_terms(token: str) -> list[str]:
     return out
 
 
-def query_terms(conn: sqlite3.Connection, query: str) -> QueryTerms:
+def article_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+
+def query_terms(conn: sqlite3.Connection, query: str, n_docs: int | None = None,
+                doc_freq: Callable[[Sequence[str]], dict[str, int]] | None = None) -> QueryTerms:
+    """The query's terms with their document frequencies; ``n_docs`` may come from a cache and
+    ``doc_freq`` from the in-memory index (:mod:`search_api.lexical_index`)."""
     seen: dict[str, None] = {}
     for token in tokenize_for_index(query):
         for term in fts_terms(token):
             seen.setdefault(term, None)
     terms = tuple(list(seen)[:MAX_QUERY_TERMS])
-    n_docs = int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
-    doc_freq: dict[str, int] = {}
-    if terms:
+    if n_docs is None:
+        n_docs = article_count(conn)
+    frequencies: dict[str, int] = {}
+    if terms and doc_freq is not None:
+        frequencies = doc_freq(terms)
+    elif terms:
         marks = ",".join("?" * len(terms))
-        doc_freq = dict(conn.execute(f"SELECT term, doc FROM lexical_vocab WHERE term IN ({marks})", terms).fetchall())
-    return QueryTerms(terms, doc_freq, n_docs)
+        frequencies = dict(conn.execute(f"SELECT term, doc FROM lexical_vocab WHERE term IN ({marks})", terms).fetchall())
+    return QueryTerms(terms, frequencies, n_docs)
 
 
 def lexical_search(
     conn: sqlite3.Connection, terms: QueryTerms, limit: int, where_sql: str = "", where_args: tuple = ()
 ) -> list[tuple[int, float]]:
-    """(article rowid, BM25 score) best first; BM25 score is positive (higher is better)."""
+    """(article rowid, BM25 score) best first, by FTS5 itself; BM25 score is positive (higher is better).
+
+    The service uses :class:`search_api.lexical_index.LexicalIndex` (same scores, far faster on
+    large indexes); this is the reference it is tested against, and the tuning scripts' path."""
     expr = terms.match_expression()
     if expr is None:
         return []

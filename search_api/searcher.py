@@ -15,7 +15,7 @@ from indexer.thai_text import tokenize_for_index
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle
 from search_api.fusion import hybrid_ranking
 from search_api.index_reader import IndexReader
-from search_api.lexical import QueryTerms, lexical_search, query_terms
+from search_api.lexical import QueryTerms, article_count, query_terms
 from search_api.snippets import make_snippet, term_hits
 from thaigov_search.config import Settings
 
@@ -88,6 +88,7 @@ class Searcher:
             )
         self._embedder = embedder
         self._model_spec = model
+        self._count_cache: tuple[int, int] | None = None  # (generation, articles)
 
     @property
     def embedder(self) -> Embedder:
@@ -103,6 +104,8 @@ class Searcher:
         """Load the model and the word dictionary and run one query so the first user does not pay for it."""
         self.embedder.embed_queries(["warm up"])
         tokenize_for_index("อุ่นเครื่อง warm up")
+        with self.reader.snapshot() as conn:
+            self.reader.lexical.sync(conn)
 
     # ------------------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid",
@@ -114,7 +117,9 @@ class Searcher:
         self.reader.refresh()
         wanted = max(CANDIDATES, offset + k)
         with self.reader.snapshot() as conn:
-            terms = query_terms(conn, query)
+            lexical = self.reader.lexical
+            lexical.sync(conn)
+            terms = query_terms(conn, query, self._article_count(conn), lexical.doc_freq)
             allowed = self._allowed_pids(conn, filters) if filters.active and mode != "lexical" else None
             dense_docs, best_pid = ({}, {}) if mode == "lexical" else self._dense_docs(conn, query, wanted, allowed)
             lexical_docs = {} if mode == "dense" else dict(self._lexical_docs(conn, terms, wanted, filters))
@@ -128,6 +133,15 @@ class Searcher:
             results = [self._result(conn, rowid, score, terms, best_pid.get(rowid)) for rowid, score in page]
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=query, took_ms=round(took, 2), total=len(ranked), results=results)
+
+    def _article_count(self, conn) -> int:
+        """Articles in the index, counted once per generation (a count(*) scan per query adds up)."""
+        generation = self.reader.generation
+        cached = self._count_cache
+        if cached is None or cached[0] != generation:
+            cached = (generation, article_count(conn))
+            self._count_cache = cached
+        return cached[1]
 
     def _allowed_pids(self, conn, filters: Filters) -> list[int]:
         where, args = filters.sql()
@@ -160,8 +174,27 @@ class Searcher:
         return docs, best
 
     def _lexical_docs(self, conn, terms: QueryTerms, wanted: int, filters: Filters) -> list[tuple[int, float]]:
-        where, args = filters.sql()
-        return lexical_search(conn, terms, wanted, where, args)
+        """BM25 candidates from the in-memory index, restricted to live (and filter-matching) articles."""
+        allowed = None
+        if filters.active:
+            where, args = filters.sql()
+            allowed = np.array([r[0] for r in conn.execute(f"SELECT a.rowid FROM articles a WHERE {where}", args)],
+                               dtype=np.int64)
+        fetch = wanted
+        while True:
+            hits = self.reader.lexical.search(terms.terms, terms.n_docs, fetch, allowed)
+            live = self._live_rowids(conn, [rowid for rowid, _ in hits])
+            found = [(rowid, score) for rowid, score in hits if rowid in live]
+            if len(found) >= wanted or len(hits) < fetch:  # enough, or nothing more to fetch
+                return found[:wanted]
+            fetch *= 2  # articles deleted since the index was loaded took some places
+
+    @staticmethod
+    def _live_rowids(conn, rowids: list[int]) -> set[int]:
+        if not rowids:
+            return set()
+        marks = ",".join("?" * len(rowids))
+        return {r[0] for r in conn.execute(f"SELECT rowid FROM articles WHERE rowid IN ({marks})", rowids)}
 
     def _result(self, conn, rowid: int, score: float, terms: QueryTerms, best_pid: int | None) -> SearchResult:
         row = conn.execute("SELECT id, title, date, category, url FROM articles WHERE rowid = ?", (rowid,)).fetchone()

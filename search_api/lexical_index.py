@@ -1,0 +1,226 @@
+"""In-memory BM25 over the stored FTS5 terms: FTS5's own ``bm25()`` scores, in milliseconds.
+
+FTS5 computes ``bm25()`` for every row that matches any query term, so a query holding a common
+word (``การ``, ``ไทย``, ``ประเทศ``) costs time in proportion to the matching rows: about 6 ms at
+6,000 articles and over 80 ms at the full 90,000 (docs/performance.md). This module loads the
+terms the indexer stored in the ``lexical`` table once, into a term-major sparse matrix, and scores
+a query by touching only its terms' columns with numpy.
+
+The scores are FTS5's: ``bm25(lexical, 2.0, 1.0)`` sums, per query term, ``idf * f * (k1 + 1) /
+(f + k1 * (1 - b + b * D / avgD))`` where ``f`` is the column-weighted term frequency (title
+counts twice), ``D`` the row's total token count and ``idf = log((N - n + 0.5) / (n + 0.5))``
+(at least 1e-6). Only the documents' order of equal scores may differ.
+
+Freshness: articles are only ever added with larger rowids (AUTOINCREMENT; a replaced article is
+deleted and inserted again), so what a writer commits after the load is exactly the rows above
+the loaded maximum rowid. Those go into a small second part, rebuilt on refresh; once it grows
+past a share of the base, the whole index is rebuilt in a background thread and swapped in.
+Deleted articles are dropped at result time by the caller's existence check.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from search_api.lexical import BODY_WEIGHT, TITLE_WEIGHT
+
+logger = logging.getLogger(__name__)
+
+K1 = 1.2  # FTS5's bm25 constants
+B = 0.75
+REBUILD_SHARE = 0.05  # rebuild the base when the added part exceeds this share of it ...
+REBUILD_MIN_DOCS = 2000  # ... and at least this many articles
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A block of articles: weighted term frequencies, row lengths, rowids."""
+
+    rowids: np.ndarray  # int64, ascending
+    freqs: sparse.csc_matrix  # docs x terms, float64 weighted frequency
+    lengths: np.ndarray  # float64 tokens per row (title + body)
+    vocab: dict[str, int]
+    doc_freq: np.ndarray  # int64 docs per term
+
+    @property
+    def max_rowid(self) -> int:
+        return int(self.rowids[-1]) if len(self.rowids) else 0
+
+    def column(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(doc positions, weighted frequencies) of one term, or None when absent."""
+        j = self.vocab.get(term)
+        if j is None:
+            return None
+        start, end = self.freqs.indptr[j], self.freqs.indptr[j + 1]
+        return self.freqs.indices[start:end], self.freqs.data[start:end]
+
+
+def fts_tokens(stored: str) -> list[str]:
+    """How FTS5's ``ascii`` tokenizer splits a stored term string: the indexer's terms contain no
+    ASCII separator except the decimal point of numbers (``2.5``), and Latin is already lower case."""
+    return stored.replace(".", " ").split()
+
+
+def build_part(rows: Iterable[tuple[int, str, str]]) -> _Part:
+    """Count the terms of (rowid, title terms, body terms) rows, ascending rowid."""
+    vocab: dict[str, int] = {}
+    new_id = vocab.setdefault
+    doc_pos: list[int] = []
+    term_ids: list[int] = []
+    weights: list[float] = []
+    rowids: list[int] = []
+    lengths: list[int] = []
+    for position, (rowid, title, body) in enumerate(rows):
+        title_terms = fts_tokens(title)
+        body_terms = fts_tokens(body)
+        counts: dict[str, float] = Counter(body_terms)  # type: ignore[assignment]
+        if BODY_WEIGHT != 1.0:
+            counts = {term: n * BODY_WEIGHT for term, n in counts.items()}
+        for term, n in Counter(title_terms).items():
+            counts[term] = counts.get(term, 0.0) + n * TITLE_WEIGHT
+        ids = [new_id(term, len(vocab)) for term in counts]
+        term_ids.extend(ids)
+        weights.extend(counts.values())
+        doc_pos.extend([position] * len(ids))
+        rowids.append(rowid)
+        lengths.append(len(title_terms) + len(body_terms))
+    n_docs, n_terms = len(rowids), len(vocab)
+    freqs = sparse.csc_matrix(
+        (np.asarray(weights, dtype=np.float64), (np.asarray(doc_pos, dtype=np.int32), np.asarray(term_ids, dtype=np.int32))),
+        shape=(n_docs, n_terms),
+    )
+    freqs.sort_indices()
+    return _Part(
+        rowids=np.asarray(rowids, dtype=np.int64),
+        freqs=freqs,
+        lengths=np.asarray(lengths, dtype=np.float64),
+        vocab=vocab,
+        doc_freq=np.diff(freqs.indptr).astype(np.int64),
+    )
+
+
+def read_rows(conn: sqlite3.Connection, after_rowid: int = 0) -> Iterable[tuple[int, str, str]]:
+    return conn.execute("SELECT rowid, title, body FROM lexical WHERE rowid > ? ORDER BY rowid", (after_rowid,))
+
+
+class LexicalIndex:
+    """BM25 search over a base part and an added part; safe to share between threads."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]):
+        self._connect = connect  # opens a new connection (for the background rebuild)
+        self._lock = threading.Lock()
+        self._parts: tuple[_Part, ...] = ()
+        self._rebuilding = False
+
+    # ------------------------------------------------------------------------- freshness
+    def sync(self, conn: sqlite3.Connection) -> None:
+        """Catch up with what ``conn``'s read transaction sees (rows above the loaded maximum)."""
+        parts = self._parts
+        if not parts:
+            with self._lock:
+                if not self._parts:
+                    started = time.perf_counter()
+                    self._parts = (build_part(read_rows(conn)),)
+                    base = self._parts[0]
+                    logger.info("lexical index: %d articles, %d terms in %.1fs", len(base.rowids), len(base.vocab),
+                                time.perf_counter() - started)
+            return
+        top = conn.execute("SELECT max(rowid) FROM lexical").fetchone()[0] or 0
+        if top <= parts[-1].max_rowid:
+            return
+        with self._lock:
+            parts = self._parts
+            base = parts[0]
+            added = build_part(read_rows(conn, base.max_rowid))
+            self._parts = (base, added)
+            if len(added.rowids) > max(REBUILD_MIN_DOCS, REBUILD_SHARE * len(base.rowids)) and not self._rebuilding:
+                self._rebuilding = True
+                threading.Thread(target=self._rebuild, name="lexical-rebuild", daemon=True).start()
+
+    def _rebuild(self) -> None:
+        try:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN")
+                fresh = build_part(read_rows(conn))
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            with self._lock:
+                parts = self._parts
+                if len(parts) > 1 and parts[-1].max_rowid > fresh.max_rowid:  # more arrived meanwhile
+                    self._parts = (fresh, _filter_after(parts[-1], fresh.max_rowid))
+                else:
+                    self._parts = (fresh,)
+            logger.info("lexical index rebuilt: %d articles", len(fresh.rowids))
+        except Exception:  # noqa: BLE001 - keep serving with the parts we have
+            logger.exception("lexical index rebuild failed; still serving the previous one")
+        finally:
+            self._rebuilding = False
+
+    # ---------------------------------------------------------------------------- queries
+    def doc_freq(self, terms: Iterable[str]) -> dict[str, int]:
+        parts = self._parts
+        out: dict[str, int] = {}
+        for term in terms:
+            n = sum(int(p.doc_freq[j]) for p in parts if (j := p.vocab.get(term)) is not None)
+            if n:
+                out[term] = n
+        return out
+
+    def search(self, terms: Iterable[str], n_docs: int, limit: int, allowed: np.ndarray | None = None
+               ) -> list[tuple[int, float]]:
+        """(rowid, BM25) best first for an OR of ``terms``; ``allowed`` restricts to those rowids."""
+        parts = self._parts
+        terms = list(dict.fromkeys(terms))
+        if not parts or not terms or limit <= 0:
+            return []
+        freq = self.doc_freq(terms)
+        present = [t for t in terms if t in freq]
+        if not present:
+            return []
+        total_docs = sum(len(p.rowids) for p in parts)
+        avg_length = sum(float(p.lengths.sum()) for p in parts) / max(total_docs, 1)
+        rowid_chunks, score_chunks = [], []
+        for part in parts:
+            scores = np.zeros(len(part.rowids), dtype=np.float64)
+            hit = np.zeros(len(part.rowids), dtype=bool)
+            for term in present:
+                column = part.column(term)
+                if column is None:
+                    continue
+                docs, f = column
+                idf = max(1e-6, math.log((n_docs - freq[term] + 0.5) / (freq[term] + 0.5)))
+                norm = K1 * (1.0 - B + B * part.lengths[docs] / avg_length)
+                scores[docs] += idf * f * (K1 + 1.0) / (f + norm)
+                hit[docs] = True
+            if allowed is not None:
+                hit &= np.isin(part.rowids, allowed, assume_unique=True)
+            idx = np.flatnonzero(hit)
+            rowid_chunks.append(part.rowids[idx])
+            score_chunks.append(scores[idx])
+        rowids = np.concatenate(rowid_chunks)
+        scores = np.concatenate(score_chunks)
+        if len(rowids) > limit:
+            keep = np.argpartition(-scores, limit - 1)[:limit]
+            rowids, scores = rowids[keep], scores[keep]
+        order = np.lexsort((rowids, -scores))
+        return [(int(rowids[i]), float(scores[i])) for i in order]
+
+
+def _filter_after(part: _Part, rowid: int) -> _Part:
+    """The rows of ``part`` above ``rowid`` (rebuilt; the added part is small)."""
+    keep = np.flatnonzero(part.rowids > rowid)
+    freqs = part.freqs[keep, :].tocsc()
+    freqs.sort_indices()
+    return _Part(part.rowids[keep], freqs, part.lengths[keep], part.vocab, np.diff(freqs.indptr).astype(np.int64))

@@ -1,0 +1,65 @@
+"""The in-memory BM25 index: FTS5's own scores, and it follows writes made after it was loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.article import Article
+from indexer.pipeline import Indexer
+from search_api.lexical import lexical_search, query_terms
+from search_api.searcher import Filters, Searcher
+from thaigov_search.config import Settings
+
+QUERIES = [
+    "มติคณะรัฐมนตรี",
+    "การประชุมคณะรัฐมนตรี นายกรัฐมนตรี",
+    "เกษตรกร น้ำท่วม ช่วยเหลือ",
+    "รัฐบาลดิจิทัล สัมมนา 2561",
+    "digital government seminar",
+    "ราคายางพารา 2.5 บาท",
+    "ไม่มีคำนี้ในดัชนีแน่นอน xyzzy",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_scores_and_order_equal_fts5_bm25(sample_index: Path, settings: Settings, embedder, query: str) -> None:
+    searcher = Searcher(sample_index, settings, embedder=embedder)
+    with searcher.reader.snapshot() as conn:
+        index = searcher.reader.lexical
+        index.sync(conn)
+        fts_terms = query_terms(conn, query)  # document frequencies from FTS5's vocabulary table
+        mem_terms = query_terms(conn, query, doc_freq=index.doc_freq)
+        assert mem_terms.doc_freq == fts_terms.doc_freq
+        expected = lexical_search(conn, fts_terms, 50)
+        got = index.search(mem_terms.terms, mem_terms.n_docs, 50)
+    assert [rowid for rowid, _ in got] == [rowid for rowid, _ in sorted(expected, key=lambda h: (-h[1], h[0]))]
+    for (_, score), (_, reference) in zip(got, sorted(expected, key=lambda h: (-h[1], h[0])), strict=True):
+        assert score == pytest.approx(reference, rel=1e-9)
+
+
+def test_follows_articles_added_and_deleted_after_loading(writable_index: Path, settings: Settings, embedder) -> None:
+    searcher = Searcher(writable_index, settings, embedder=embedder)
+    query = "ปลาบึกแม่น้ำโขง"
+    assert all(r.id != "fish-1" for r in searcher.search(query, mode="lexical").results)  # index loaded now
+
+    article = Article(
+        id="fish-1",
+        title="กรมประมงปล่อยพันธุ์ปลาบึกคืนสู่แม่น้ำโขง",
+        body="กรมประมงร่วมกับจังหวัดเชียงรายปล่อยพันธุ์ปลาบึกจำนวน 500 ตัว คืนสู่แม่น้ำโขง เพื่ออนุรักษ์พันธุ์ปลาน้ำจืด",
+        date="2023-05-01",
+        category="ด้านสังคม",
+    )
+    indexer = Indexer(writable_index, settings, embedder)
+    try:
+        indexer.index_articles([article])
+        found = searcher.search(query, mode="lexical")
+        assert found.results and found.results[0].id == "fish-1"
+        assert searcher.search(query, mode="lexical", filters=Filters(category="ด้านสังคม")).results[0].id == "fish-1"
+        assert all(r.id != "fish-1" for r in searcher.search(query, mode="lexical", filters=Filters(date_to="2020-01-01")).results)
+
+        indexer.delete(["fish-1"])
+        assert all(r.id != "fish-1" for r in searcher.search(query, mode="lexical").results)
+    finally:
+        indexer.close()
