@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
+from array import array
+from itertools import repeat
 import sqlite3
 import threading
 import time
@@ -75,11 +77,12 @@ def build_part(rows: Iterable[tuple[int, str, str]]) -> _Part:
     """Count the terms of (rowid, title terms, body terms) rows, ascending rowid."""
     vocab: dict[str, int] = {}
     new_id = vocab.setdefault
-    doc_pos: list[int] = []
-    term_ids: list[int] = []
-    weights: list[float] = []
-    rowids: list[int] = []
-    lengths: list[int] = []
+    # typed arrays, not lists: ~25 million (article, term) pairs at 90,000 articles
+    doc_pos = array("i")
+    term_ids = array("i")
+    weights = array("d")
+    rowids = array("q")
+    lengths = array("d")
     for position, (rowid, title, body) in enumerate(rows):
         title_terms = fts_tokens(title)
         body_terms = fts_tokens(body)
@@ -91,19 +94,20 @@ def build_part(rows: Iterable[tuple[int, str, str]]) -> _Part:
         ids = [new_id(term, len(vocab)) for term in counts]
         term_ids.extend(ids)
         weights.extend(counts.values())
-        doc_pos.extend([position] * len(ids))
+        doc_pos.extend(repeat(position, len(ids)))
         rowids.append(rowid)
         lengths.append(len(title_terms) + len(body_terms))
     n_docs, n_terms = len(rowids), len(vocab)
     freqs = sparse.csc_matrix(
-        (np.asarray(weights, dtype=np.float64), (np.asarray(doc_pos, dtype=np.int32), np.asarray(term_ids, dtype=np.int32))),
+        (np.frombuffer(weights, dtype=np.float64),
+         (np.frombuffer(doc_pos, dtype=np.int32), np.frombuffer(term_ids, dtype=np.int32))),
         shape=(n_docs, n_terms),
     )
     freqs.sort_indices()
     return _Part(
-        rowids=np.asarray(rowids, dtype=np.int64),
+        rowids=np.frombuffer(rowids, dtype=np.int64).copy(),
         freqs=freqs,
-        lengths=np.asarray(lengths, dtype=np.float64),
+        lengths=np.frombuffer(lengths, dtype=np.float64).copy(),
         vocab=vocab,
         doc_freq=np.diff(freqs.indptr).astype(np.int64),
     )

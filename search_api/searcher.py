@@ -15,7 +15,7 @@ from indexer.thai_text import tokenize_for_index
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle
 from search_api.fusion import hybrid_ranking
 from search_api.index_reader import IndexReader
-from search_api.lexical import QueryTerms, article_count, query_terms
+from search_api.lexical import QueryTerms, article_count, lexical_search, query_terms
 from search_api.snippets import make_snippet, term_hits
 from thaigov_search.config import Settings
 
@@ -89,6 +89,7 @@ class Searcher:
         self._embedder = embedder
         self._model_spec = model
         self._count_cache: tuple[int, int] | None = None  # (generation, articles)
+        self.in_memory_lexical = settings.lexical_engine == "memory"
 
     @property
     def embedder(self) -> Embedder:
@@ -104,8 +105,9 @@ class Searcher:
         """Load the model and the word dictionary and run one query so the first user does not pay for it."""
         self.embedder.embed_queries(["warm up"])
         tokenize_for_index("อุ่นเครื่อง warm up")
-        with self.reader.snapshot() as conn:
-            self.reader.lexical.sync(conn)
+        if self.in_memory_lexical:
+            with self.reader.snapshot() as conn:
+                self.reader.lexical.sync(conn)
 
     # ------------------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid",
@@ -117,9 +119,11 @@ class Searcher:
         self.reader.refresh()
         wanted = max(CANDIDATES, offset + k)
         with self.reader.snapshot() as conn:
-            lexical = self.reader.lexical
-            lexical.sync(conn)
-            terms = query_terms(conn, query, self._article_count(conn), lexical.doc_freq)
+            doc_freq = None
+            if self.in_memory_lexical:
+                self.reader.lexical.sync(conn)
+                doc_freq = self.reader.lexical.doc_freq
+            terms = query_terms(conn, query, self._article_count(conn), doc_freq)
             allowed = self._allowed_pids(conn, filters) if filters.active and mode != "lexical" else None
             dense_docs, best_pid = ({}, {}) if mode == "lexical" else self._dense_docs(conn, query, wanted, allowed)
             lexical_docs = {} if mode == "dense" else dict(self._lexical_docs(conn, terms, wanted, filters))
@@ -175,6 +179,9 @@ class Searcher:
 
     def _lexical_docs(self, conn, terms: QueryTerms, wanted: int, filters: Filters) -> list[tuple[int, float]]:
         """BM25 candidates from the in-memory index, restricted to live (and filter-matching) articles."""
+        if not self.in_memory_lexical:
+            where, args = filters.sql()
+            return lexical_search(conn, terms, wanted, where, args)
         allowed = None
         if filters.active:
             where, args = filters.sql()

@@ -47,7 +47,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 def open_searcher(args: argparse.Namespace):
     from search_api.searcher import Searcher
 
-    return Searcher(Path(args.index_dir), settings_from(args))
+    # One query per process: FTS5 answers it directly; loading the in-memory BM25 index would cost more.
+    return Searcher(Path(args.index_dir), settings_from(args).model_copy(update={"lexical_engine": "fts5"}))
 
 
 def cmd_search(args: argparse.Namespace) -> int:

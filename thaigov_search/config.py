@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
         default=50_000, description="Up to this many passages FAISS searches exactly; above it, HNSW (docs/performance.md)."
     )
     # Search service
+    lexical_engine: Literal["memory", "fts5"] = Field(
+        default="memory",
+        description="BM25 engine: 'memory' loads the index's terms once (fast queries, docs/performance.md); "
+        "'fts5' asks SQLite per query (no load time; the one-shot CLI `search` uses it).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = Field(default=None, description="Enables POST/DELETE /documents when set.")

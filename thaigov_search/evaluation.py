@@ -350,6 +350,10 @@ def register(subparsers) -> None:
     p.add_argument("--mode", choices=[*MODES, "all"], default="hybrid",
                    help="retrieval mode, or 'all' for one result per mode")
     p.add_argument("--model", help="'default' (embedded e5-small), a sentence-transformers id, or a local path")
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
+                   help="embedding backend for the corpus and the queries (default: $THAIGOV_SEARCH_BACKEND or torch)")
+    p.add_argument("--max-passages", type=int, dest="max_passages_per_article",
+                   help="embed at most N passages per document (BM25 still sees all of it)")
     p.add_argument("--json", action="store_true", help="print one JSON object (a list with --mode all)")
     p.add_argument("--index-dir", help="keep the index here and reuse it on later runs (default: a temporary one)")
     p.add_argument("--limit-queries", type=int, metavar="N", help="evaluate only the first N judged queries")
