@@ -25,7 +25,7 @@ COLORS = {"torch": "#7f7f7f", "onnx": "#1f77b4", "onnx-int8": "#d62728"}
 
 
 def load(paths: list[Path]) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {"embedding": [], "indexing": [], "query": []}
+    found: dict[str, list[dict]] = {"embedding": [], "indexing": [], "query": [], "suite": [], "full_index": []}
     for path in paths:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -38,6 +38,10 @@ def load(paths: list[Path]) -> dict[str, list[dict]]:
                 continue
             if item.get("benchmark") == "embedding_backends":
                 found["embedding"].append(item)
+            elif item.get("benchmark") == "full_corpus_index":
+                found["full_index"].append(item)
+            elif "configs" in item and "index_dir" in item:  # benchmarks/query_suite.py
+                found["suite"].append(item)
             elif "p50_ms" in item:
                 found["query"].append(item | {"_file": path.stem})
             elif "articles_per_s" in item:
@@ -87,6 +91,10 @@ def plot(found: dict[str, list[dict]], output: Path) -> list[str]:
         panels.append("indexing")
     if found["query"]:
         panels.append("query")
+    if found["full_index"]:
+        panels.append("full_index")
+    if found["suite"]:
+        panels.append("suite")
     if not panels:
         raise SystemExit("no benchmark results recognised in the given files")
 
@@ -194,6 +202,33 @@ def plot(found: dict[str, list[dict]], output: Path) -> list[str]:
             ax.set_ylabel("latency (ms)")
             articles = {r.get("articles") for r in items}
             ax.set_title(f"Hybrid /search latency ({'/'.join(map(str, articles))} articles)", fontsize=10)
+            ax.legend(fontsize=8)
+        elif panel == "full_index":
+            runs = found["full_index"]
+            names = [r.get("label", "full corpus") for r in runs]
+            ax.bar(range(len(runs)), [r["articles_per_s"] for r in runs], color="#d62728")
+            for i, r in enumerate(runs):
+                ax.annotate(f"{r['articles']:,} articles\n{r['wall_minutes']:.1f} min\n{r['tokens_per_s']:.0f} tok/s",
+                            (i, r["articles_per_s"]), ha="center", va="bottom", fontsize=8)
+            ax.set_xticks(range(len(runs)), names, fontsize=8)
+            ax.set_ylim(0, max(r["articles_per_s"] for r in runs) * 1.4)
+            ax.set_ylabel("articles / s (wall clock, kill + resume included)")
+            ax.set_title("Whole corpus indexing run", fontsize=10)
+        elif panel == "suite":
+            suite = found["suite"][-1]
+            bars = [(f"{c['label']}\nc={conc}", c["medians"][conc]) for conc in ("1", "8") for c in suite["configs"]
+                    if conc in c["medians"]]
+            width = 0.27
+            for j, (pct, color) in enumerate((("p50_ms", "#2ca02c"), ("p95_ms", "#ff7f0e"), ("p99_ms", "#d62728"))):
+                ax.bar([i + (j - 1) * width for i in range(len(bars))], [m[pct] for _, m in bars], width,
+                       label=pct.replace("_ms", ""), color=color)
+            for i, (_, m) in enumerate(bars):
+                ax.annotate(f"{m['qps']:.0f} q/s", (i + width, m["p99_ms"]), ha="center", va="bottom", fontsize=8)
+            ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
+            ax.set_yscale("log")
+            ax.set_ylabel("latency (ms, log scale; medians of runs)")
+            articles = suite["configs"][0].get("articles")
+            ax.set_title(f"Hybrid /search over HTTP, {articles:,} articles", fontsize=10)
             ax.legend(fontsize=8)
     machine = next((run.get("machine", {}) for run in found["embedding"]), {})
     if machine:

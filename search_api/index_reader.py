@@ -35,7 +35,6 @@ from indexer.storage import (
     new_vector_index,
     sha256_file,
 )
-
 from search_api.lexical_index import LexicalIndex
 
 logger = logging.getLogger(__name__)

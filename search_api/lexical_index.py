@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import logging
 import math
-from array import array
-from itertools import repeat
 import sqlite3
 import threading
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 from scipy import sparse

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding import Embedder
-from indexer.thai_text import tokenize_for_index
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle
+from indexer.thai_text import tokenize_for_index
 from search_api.fusion import hybrid_ranking
 from search_api.index_reader import IndexReader
 from search_api.lexical import QueryTerms, article_count, lexical_search, query_terms
