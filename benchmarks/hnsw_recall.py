@@ -23,7 +23,7 @@ import faiss
 import numpy as np
 
 from indexer.embedding import Embedder
-from indexer.storage import Manifest, build_vector_index
+from indexer.storage import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, Manifest, build_vector_index
 from thaigov_search.config import Settings
 
 # Candidate depth the search service asks FAISS for (searcher.CANDIDATES * PASSAGES_PER_DOC).
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, required=True)
     parser.add_argument("--queries", type=Path, nargs="+", required=True, help="queries.txt or BEIR queries.jsonl")
     parser.add_argument("--limit", type=int, default=1000, help="at most this many queries")
-    parser.add_argument("--ef-search", type=int, nargs="+", default=[64, 128, SERVICE_FETCH])
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[128, SERVICE_FETCH, 800, HNSW_EF_SEARCH, 3000])
     parser.add_argument("--backend", default="onnx-int8")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
@@ -90,17 +90,16 @@ def main() -> None:
     truth, exact_ms = timed_search(exact, vectors, 10)
     result: dict = {
         "index_dir": str(args.index_dir), "vectors": int(exact.ntotal), "queries": len(texts),
-        "hnsw_m": 32, "ef_construction": 80,
+        "hnsw_m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "service_ef_search": HNSW_EF_SEARCH,
         "build_flat_s": round(flat_s, 2), "build_hnsw_s": round(hnsw_s, 2),
         "flat_bytes": int(faiss.serialize_index(exact).nbytes), "hnsw_bytes": int(faiss.serialize_index(hnsw).nbytes),
         "exact_p50_ms": round(statistics.median(exact_ms), 3),
         "runs": [],
     }
     for ef in args.ef_search:
-        fetch = min(ef, SERVICE_FETCH) if ef >= 10 else 10
         params = faiss.SearchParametersHNSW(efSearch=ef)
-        found, ms = timed_search(hnsw, vectors, max(10, fetch), params)
-        result["runs"].append({"ef_search": ef, "fetched": max(10, fetch), "recall@10": round(recall_at(truth, found, 10), 4),
+        found, ms = timed_search(hnsw, vectors, 10, params)
+        result["runs"].append({"ef_search": ef, "recall@10": round(recall_at(truth, found, 10), 4),
                                "p50_ms": round(statistics.median(ms), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3)})
     text = json.dumps(result, ensure_ascii=False, indent=2)
     print(text)

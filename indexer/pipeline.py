@@ -90,7 +90,11 @@ def chunk_for_index(article: Article, count_tokens: Callable[[str], int], settin
 class Indexer:
     """Incremental writer shared by the CLI and the HTTP API."""
 
-    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None):
+    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None,
+                 eager_snapshots: bool = True):
+        """``eager_snapshots=False`` (the HTTP write path) lets small writes skip the FAISS snapshot
+        until enough has changed (see :meth:`IndexWriter.write_snapshot`); batch runs always write one."""
+        self.eager_snapshots = eager_snapshots
         self.index_dir = Path(index_dir)
         self.settings = settings
         self._embedder = embedder
@@ -164,7 +168,7 @@ class Indexer:
         report = IndexReport(read=len(articles))
         start = time.perf_counter()
         self._store(list(articles), report)
-        self.writer.write_snapshot()
+        self.writer.write_snapshot(force=self.eager_snapshots)
         report.seconds = time.perf_counter() - start
         return report
 
@@ -176,7 +180,7 @@ class Indexer:
         removed = self.writer.delete(ids)
         report.deleted += len(removed)
         report.not_found_for_delete.extend(i for i in ids if i not in set(removed))
-        self.writer.write_snapshot()
+        self.writer.write_snapshot(force=self.eager_snapshots)
         return report
 
     def _parse(self, batch: list[RawRecord], report: IndexReport) -> tuple[int, list[Article]]:

@@ -198,7 +198,8 @@ class ServiceState:
         if self._indexer is None:
             from indexer.pipeline import Indexer
 
-            self._indexer = Indexer(self.index_dir, self.settings, embedder=self.require().embedder)
+            self._indexer = Indexer(self.index_dir, self.settings, embedder=self.require().embedder,
+                                    eager_snapshots=False)  # readers replay small deltas; no HNSW rebuild per POST
         return self._indexer
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 from indexer.storage import (
     ARTICLE_COLUMNS,
     DB_NAME,
+    HNSW_EF_SEARCH,
     IndexCorruptError,
     Manifest,
     StoredArticle,
@@ -185,10 +186,10 @@ class IndexReader:
                 if not allowed_pids:
                     return []
                 selector = faiss.IDSelectorBatch(np.asarray(allowed_pids, dtype=np.int64))
-                params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(128, fetch)) if self.is_hnsw \
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, fetch)) if self.is_hnsw \
                     else faiss.SearchParameters(sel=selector)
             elif self.is_hnsw:
-                params = faiss.SearchParametersHNSW(efSearch=max(128, fetch))
+                params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, fetch))
             query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
             scores, ids = self.index.search(query, fetch, params=params) if params else self.index.search(query, fetch)
         hits = [DenseHit(int(p), float(s)) for p, s in zip(ids[0], scores[0], strict=True) if p >= 0 and p not in self.deleted]

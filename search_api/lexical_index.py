@@ -125,10 +125,20 @@ class LexicalIndex:
         self._lock = threading.Lock()
         self._parts: tuple[_Part, ...] = ()
         self._rebuilding = False
+        self._synced_generation: int | None = None
 
     # ------------------------------------------------------------------------- freshness
-    def sync(self, conn: sqlite3.Connection) -> None:
-        """Catch up with what ``conn``'s read transaction sees (rows above the loaded maximum)."""
+    def sync(self, conn: sqlite3.Connection, generation: int | None = None) -> None:
+        """Catch up with what ``conn``'s read transaction sees (rows above the loaded maximum).
+
+        ``generation`` (the database's write counter, when the caller knows it) skips the check
+        when nothing was committed since the last call."""
+        if generation is not None and generation == self._synced_generation:
+            return
+        self._sync(conn)
+        self._synced_generation = generation
+
+    def _sync(self, conn: sqlite3.Connection) -> None:
         parts = self._parts
         if not parts:
             with self._lock:
@@ -139,7 +149,7 @@ class LexicalIndex:
                     logger.info("lexical index: %d articles, %d terms in %.1fs", len(base.rowids), len(base.vocab),
                                 time.perf_counter() - started)
             return
-        top = conn.execute("SELECT max(rowid) FROM lexical").fetchone()[0] or 0
+        top = conn.execute("SELECT max(rowid) FROM articles").fetchone()[0] or 0  # same rowids; O(1) here
         if top <= parts[-1].max_rowid:
             return
         with self._lock:
@@ -171,6 +181,7 @@ class LexicalIndex:
             logger.exception("lexical index rebuild failed; still serving the previous one")
         finally:
             self._rebuilding = False
+        self._synced_generation: int | None = None
 
     # ---------------------------------------------------------------------------- queries
     def doc_freq(self, terms: Iterable[str]) -> dict[str, int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedding import Embedder
-from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle
+from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle, current_generation
 from indexer.thai_text import tokenize_for_index
 from search_api.fusion import hybrid_ranking
 from search_api.index_reader import IndexReader
@@ -121,7 +121,7 @@ class Searcher:
         with self.reader.snapshot() as conn:
             doc_freq = None
             if self.in_memory_lexical:
-                self.reader.lexical.sync(conn)
+                self.reader.lexical.sync(conn, current_generation(conn))
                 doc_freq = self.reader.lexical.doc_freq
             terms = query_terms(conn, query, self._article_count(conn), doc_freq)
             allowed = self._allowed_pids(conn, filters) if filters.active and mode != "lexical" else None

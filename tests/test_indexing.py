@@ -224,3 +224,30 @@ def test_writing_to_a_truncated_database_fails_with_a_clear_message(writable_ind
     db.write_bytes(db.read_bytes()[:4096])
     assert main(["index", "--index-dir", str(writable_index), "--delete", "tg012535"]) == 2
     assert "is damaged" in capsys.readouterr().err
+
+
+def test_small_api_writes_skip_the_snapshot_and_readers_replay_them(writable_index: Path, settings, embedder) -> None:
+    """The HTTP write path does not rebuild the FAISS snapshot for a few articles; a new reader still
+    sees them (replayed from the database), and a batch run writes the snapshot again."""
+    from indexer.article import Article
+    from indexer.pipeline import Indexer
+
+    before = Manifest.read(writable_index)
+    article = Article(id="api-write-1", title="กรมอุตุนิยมวิทยาเตือนพายุฤดูร้อนภาคอีสาน",
+                      body="กรมอุตุนิยมวิทยาประกาศเตือนพายุฤดูร้อนบริเวณภาคตะวันออกเฉียงเหนือ ขอให้ประชาชนระวังอันตราย",
+                      date="2024-04-20")
+    writer = Indexer(writable_index, settings, embedder, eager_snapshots=False)
+    try:
+        writer.index_articles([article])
+        assert Manifest.read(writable_index).snapshot_generation == before.snapshot_generation
+        fresh = Searcher(writable_index, settings, embedder=embedder)
+        assert fresh.search("พายุฤดูร้อนภาคอีสาน", mode="dense").results[0].id == "api-write-1"
+    finally:
+        writer.close()
+    eager = Indexer(writable_index, settings, embedder)
+    try:
+        eager.delete(["api-write-1"])
+    finally:
+        eager.close()
+    after = Manifest.read(writable_index)
+    assert after.snapshot_generation == after.generation > before.snapshot_generation

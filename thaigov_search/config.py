@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     )
     commit_every: int = Field(default=200, ge=1, description="Articles per durable commit while indexing.")
     exact_search_max_passages: int = Field(
-        default=50_000, description="Up to this many passages FAISS searches exactly; above it, HNSW (docs/performance.md)."
+        default=100_000, description="Up to this many passages FAISS searches exactly; above it, HNSW (docs/performance.md)."
     )
     # Search service
     lexical_engine: Literal["memory", "fts5"] = Field(
