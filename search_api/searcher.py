@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "lexical")
 CANDIDATES = 100  # documents each retriever contributes before fusion
-PASSAGES_PER_DOC = 4  # dense passages fetched per wanted document (articles have several)
+PASSAGES_PER_DOC = 4  # at most this many dense passages fetched per wanted document (articles have several)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,18 @@ class SearchResponse:
                 "results": [asdict(r) for r in self.results]}
 
 
+def snippet_passage(passages: list[tuple[int, str]], terms: set[str], best_pid: int | None) -> str:
+    """The passage to show: the best dense passage, unless it lacks every query term and another has some."""
+    if not passages:
+        return ""
+    chosen = next((t for p, t in passages if p == best_pid), None)
+    if chosen is None or (terms and term_hits(chosen, terms) == 0):
+        best_lexical = max((term_hits(t, terms), -i, t) for i, (_, t) in enumerate(passages))
+        if chosen is None or best_lexical[0] > 0:
+            chosen = best_lexical[2]
+    return chosen
+
+
 class Searcher:
     """Answers queries over one index directory; safe to share between threads."""
 
@@ -123,9 +136,11 @@ class Searcher:
             if self.in_memory_lexical:
                 self.reader.lexical.sync(conn, current_generation(conn))
                 doc_freq = self.reader.lexical.doc_freq
-            terms = query_terms(conn, query, self._article_count(conn), doc_freq)
+            n_articles = self._article_count(conn)
+            terms = query_terms(conn, query, n_articles, doc_freq)
             allowed = self._allowed_pids(conn, filters) if filters.active and mode != "lexical" else None
-            dense_docs, best_pid = ({}, {}) if mode == "lexical" else self._dense_docs(conn, query, wanted, allowed)
+            dense_docs, best_pid = ({}, {}) if mode == "lexical" else self._dense_docs(
+                conn, query, wanted * self._passages_per_doc(n_articles), allowed)
             lexical_docs = {} if mode == "dense" else dict(self._lexical_docs(conn, terms, wanted, filters))
             if mode == "dense":
                 ranked = sorted(dense_docs.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -134,7 +149,7 @@ class Searcher:
             else:
                 ranked = hybrid_ranking(dense_docs, lexical_docs, terms)
             page = ranked[offset:offset + k]
-            results = [self._result(conn, rowid, score, terms, best_pid.get(rowid)) for rowid, score in page]
+            results = self._results(conn, page, terms, best_pid)
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=query, took_ms=round(took, 2), total=len(ranked), results=results)
 
@@ -155,10 +170,16 @@ class Searcher:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def _dense_docs(self, conn, query: str, wanted: int, allowed: Sequence[int] | None) -> tuple[dict[int, float], dict[int, int]]:
+    def _passages_per_doc(self, n_articles: int) -> int:
+        """Dense hits to fetch per wanted article: one more than the index's vectors per article
+        (2 when only lead passages are embedded), at most PASSAGES_PER_DOC."""
+        per_article = self.reader.index.ntotal / max(1, n_articles)
+        return min(PASSAGES_PER_DOC, math.ceil(per_article) + 1)
+
+    def _dense_docs(self, conn, query: str, fetch: int, allowed: Sequence[int] | None) -> tuple[dict[int, float], dict[int, int]]:
         """Document score = its best passage's cosine similarity; also remembers that passage."""
         vector = self.embedder.embed_queries([query])[0]
-        hits = self.reader.dense_search(vector, wanted * PASSAGES_PER_DOC, allowed)
+        hits = self.reader.dense_search(vector, fetch, allowed)
         return self._aggregate(conn, hits)
 
     def _aggregate(self, conn, hits) -> tuple[dict[int, float], dict[int, int]]:
@@ -203,21 +224,27 @@ class Searcher:
         marks = ",".join("?" * len(rowids))
         return {r[0] for r in conn.execute(f"SELECT rowid FROM articles WHERE rowid IN ({marks})", rowids)}
 
-    def _result(self, conn, rowid: int, score: float, terms: QueryTerms, best_pid: int | None) -> SearchResult:
-        row = conn.execute("SELECT id, title, date, category, url FROM articles WHERE rowid = ?", (rowid,)).fetchone()
-        passages = conn.execute("SELECT pid, text FROM passages WHERE article_rowid = ? ORDER BY position", (rowid,)).fetchall()
+    def _results(self, conn, page: list[tuple[int, float]], terms: QueryTerms, best_pid: dict[int, int]) -> list[SearchResult]:
+        """The page's articles with snippets (two queries for the whole page, not two per result)."""
+        if not page:
+            return []
+        rowids = [rowid for rowid, _ in page]
+        marks = ",".join("?" * len(rowids))
+        rows = {r[0]: r[1:] for r in conn.execute(
+            f"SELECT rowid, id, title, date, category, url FROM articles WHERE rowid IN ({marks})", rowids)}
+        passages: dict[int, list[tuple[int, str]]] = {}
+        for rowid, pid, text in conn.execute(
+                f"SELECT article_rowid, pid, text FROM passages WHERE article_rowid IN ({marks}) "
+                "ORDER BY article_rowid, position", rowids):
+            passages.setdefault(rowid, []).append((pid, text))
         term_set = set(terms.terms)
-        text = ""
-        if passages:
-            chosen = next((t for p, t in passages if p == best_pid), None)
-            if chosen is None or (term_set and term_hits(chosen, term_set) == 0):
-                scored = [(term_hits(t, term_set), -i, t) for i, (_, t) in enumerate(passages)]
-                best_lexical = max(scored)
-                if chosen is None or best_lexical[0] > 0:
-                    chosen = best_lexical[2]
-            text = chosen
-        return SearchResult(id=row[0], title=row[1], date=row[2], category=row[3], url=row[4], score=round(float(score), 6),
-                            snippet=make_snippet(text, term_set))
+        out = []
+        for rowid, score in page:
+            row = rows[rowid]
+            text = snippet_passage(passages.get(rowid, []), term_set, best_pid.get(rowid))
+            out.append(SearchResult(id=row[0], title=row[1], date=row[2], category=row[3], url=row[4],
+                                    score=round(float(score), 6), snippet=make_snippet(text, term_set)))
+        return out
 
     # ------------------------------------------------------------------------ documents
     def get(self, doc_id: str) -> StoredArticle | None:
@@ -245,7 +272,7 @@ class Searcher:
             docs.pop(rowid, None)
             ranked = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
             empty = QueryTerms((), {}, 0)
-            results = [self._result(conn, r, s, empty, best.get(r)) for r, s in ranked]
+            results = self._results(conn, ranked, empty, best)
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=title, took_ms=round(took, 2), total=len(ranked), results=results)
 
