@@ -576,11 +576,6 @@ def serve(index_dir: Path, settings: Settings) -> None:
     # Each request embeds one short query: one intra-op thread per request serves concurrent
     # clients better than every request fighting for all cores (see docs/reliability.md).
     torch.set_num_threads(1)
-    import faiss
-
-    # Same for FAISS: one exact search over 91,686 vectors took 6.9 ms on one OpenMP thread and
-    # 13.7 ms on two (docs/performance.md); concurrency comes from the requests.
-    faiss.omp_set_num_threads(1)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: the service is reachable from other machines", settings.host)
     print(f"thaigov-search: serving {index_dir} at http://{settings.host}:{settings.port}/ "

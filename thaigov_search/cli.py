@@ -47,9 +47,6 @@ def cmd_index(args: argparse.Namespace) -> int:
 def open_searcher(args: argparse.Namespace):
     from search_api.searcher import Searcher
 
-    import faiss
-
-    faiss.omp_set_num_threads(1)  # one query: OpenMP threads only add overhead (docs/performance.md)
     # One query per process: FTS5 answers it directly; loading the in-memory BM25 index would cost more.
     return Searcher(Path(args.index_dir), settings_from(args).model_copy(update={"lexical_engine": "fts5"}))
 
