@@ -179,7 +179,8 @@ def plot(found: dict[str, list[dict]], output: Path) -> list[str]:
             ax.legend(fontsize=8)
         elif panel == "indexing":
             items = sorted(found["indexing"], key=lambda r: (backend_key(r.get("backend", "")), -r.get("batch_size", 0)))
-            names = [f"{r.get('backend', r['_file'])}\nbs {r.get('batch_size', '?')}" for r in items]
+            names = [f"{r.get('backend', r['_file'])}\nbs {r.get('batch_size', '?')}"
+                     + ("\nlead only" if r.get("max_passages_per_article") == 1 else "\nall passages") for r in items]
             ax.bar(range(len(items)), [r["tokens_per_s"] for r in items],
                    color=[COLORS.get(r.get("backend", ""), "#2ca02c") for r in items])
             for i, r in enumerate(items):
