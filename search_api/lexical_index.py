@@ -21,7 +21,6 @@ Deleted articles are dropped at result time by the caller's existence check.
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
 import threading
 import time
@@ -29,12 +28,13 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import repeat
 
 import numpy as np
 from scipy import sparse
 
-from search_api.lexical import BODY_WEIGHT, TITLE_WEIGHT
+from search_api.lexical import BODY_WEIGHT, TITLE_WEIGHT, QueryTerms
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,11 @@ class _Part:
     lengths: np.ndarray  # float64 tokens per row (title + body)
     vocab: dict[str, int]
     doc_freq: np.ndarray  # int64 docs per term
+
+    @cached_property
+    def total_length(self) -> float:
+        """Tokens in all rows (for FTS5's average row length)."""
+        return float(self.lengths.sum())
 
     @property
     def max_rowid(self) -> int:
@@ -193,19 +198,16 @@ class LexicalIndex:
                 out[term] = n
         return out
 
-    def search(self, terms: Iterable[str], n_docs: int, limit: int, allowed: np.ndarray | None = None
-               ) -> list[tuple[int, float]]:
-        """(rowid, BM25) best first for an OR of ``terms``; ``allowed`` restricts to those rowids."""
+    def search(self, query: QueryTerms, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(rowid, BM25) best first for an OR of the query's terms; ``allowed`` restricts to those rowids.
+
+        Document frequencies and idf come from ``query`` (built with :meth:`doc_freq`), as FTS5's do."""
         parts = self._parts
-        terms = list(dict.fromkeys(terms))
-        if not parts or not terms or limit <= 0:
-            return []
-        freq = self.doc_freq(terms)
-        present = [t for t in terms if t in freq]
-        if not present:
+        present = [t for t in query.terms if query.doc_freq.get(t, 0) > 0]
+        if not parts or not present or limit <= 0:
             return []
         total_docs = sum(len(p.rowids) for p in parts)
-        avg_length = sum(float(p.lengths.sum()) for p in parts) / max(total_docs, 1)
+        avg_length = sum(p.total_length for p in parts) / max(total_docs, 1)
         rowid_chunks, score_chunks = [], []
         for part in parts:
             scores = np.zeros(len(part.rowids), dtype=np.float64)
@@ -215,7 +217,7 @@ class LexicalIndex:
                 if column is None:
                     continue
                 docs, f = column
-                idf = max(1e-6, math.log((n_docs - freq[term] + 0.5) / (freq[term] + 0.5)))
+                idf = query.bm25_idf(term)
                 norm = K1 * (1.0 - B + B * part.lengths[docs] / avg_length)
                 scores[docs] += idf * f * (K1 + 1.0) / (f + norm)
                 hit[docs] = True

@@ -210,7 +210,7 @@ class Searcher:
                                dtype=np.int64)
         fetch = wanted
         while True:
-            hits = self.reader.lexical.search(terms.terms, terms.n_docs, fetch, allowed)
+            hits = self.reader.lexical.search(terms, fetch, allowed)
             live = self._live_rowids(conn, [rowid for rowid, _ in hits])
             found = [(rowid, score) for rowid, score in hits if rowid in live]
             if len(found) >= wanted or len(hits) < fetch:  # enough, or nothing more to fetch

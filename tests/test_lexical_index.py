@@ -33,7 +33,7 @@ def test_scores_and_order_equal_fts5_bm25(sample_index: Path, settings: Settings
         mem_terms = query_terms(conn, query, doc_freq=index.doc_freq)
         assert mem_terms.doc_freq == fts_terms.doc_freq
         expected = lexical_search(conn, fts_terms, 50)
-        got = index.search(mem_terms.terms, mem_terms.n_docs, 50)
+        got = index.search(mem_terms, 50)
     assert [rowid for rowid, _ in got] == [rowid for rowid, _ in sorted(expected, key=lambda h: (-h[1], h[0]))]
     for (_, score), (_, reference) in zip(got, sorted(expected, key=lambda h: (-h[1], h[0])), strict=True):
         assert score == pytest.approx(reference, rel=1e-9)
