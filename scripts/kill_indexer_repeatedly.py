@@ -455,6 +455,22 @@ def log_stderr(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
+def finish(result: dict, out: Path | None, as_json: bool, summary: str) -> int:
+    """The scripts' common ending: save the JSON (``--out``), print it (``--json``) or the summary line
+    and every problem; exit status 1 when there are problems."""
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        print(text)
+    else:
+        print(summary)
+        for p in result["problems"]:
+            print("PROBLEM:", p)
+    return 0 if not result["problems"] else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs to make (default 20)")
@@ -475,20 +491,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run(index_dir, kills=args.kills, limit=args.limit, commit_every=args.commit_every,
                      max_passages=args.max_passages, seed=args.seed, max_delay=args.max_delay, threads=args.threads or None,
                      log=log_stderr)
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    if args.json:
-        print(text)
-    else:
-        print(f"{result['kills']} kills in {result['rounds']} rounds ({result['modes']}), "
-              f"{result['finished_before_kill']} runs finished first, {result['lost_committed_articles']} committed "
-              f"articles lost, final: {result['final']}, leftover files {result['final_leftover_files']}, "
-              f"{len(result['problems'])} problems, {result['seconds']}s")
-        for p in result["problems"]:
-            print("PROBLEM:", p)
-    return 0 if not result["problems"] else 1
+    return finish(result, args.out, args.json,
+                  f"{result['kills']} kills in {result['rounds']} rounds ({result['modes']}), "
+                  f"{result['finished_before_kill']} runs finished first, {result['lost_committed_articles']} committed "
+                  f"articles lost, final: {result['final']}, leftover files {result['final_leftover_files']}, "
+                  f"{len(result['problems'])} problems, {result['seconds']}s")
 
 
 if __name__ == "__main__":

@@ -24,11 +24,9 @@ docs/reliability.md records real runs; tests/test_reliability.py runs a one-kill
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,19 +46,16 @@ from kill_indexer_repeatedly import (  # noqa: E402
     child_env,
     committed_ids,
     expected_of,
+    finish,
     index_problems,
     load_articles,
     log_stderr,
     set_torch_threads,
 )
 
+from thaigov_search.bench import free_port  # noqa: E402
+
 WRONG_KEY = "wrong-key-d41d8cd98f"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def payload(article) -> dict:
@@ -386,19 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                      max_delay=args.max_delay, threads=args.threads or None, embedder=embedder, base_max_passages=1,
                      log=log_stderr)
         shutil.rmtree(index_dir, ignore_errors=True)
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    if args.json:
-        print(text)
-    else:
-        print(f"{result['kills']} kills, {result['acknowledged_writes']} acknowledged writes "
-              f"({result['acknowledged_adds']} POST, {result['acknowledged_deletes']} DELETE), in flight at the kills: "
-              f"{result['in_flight_at_kill']}; {len(result['problems'])} problems; {result['seconds']}s")
-        for p in result["problems"]:
-            print("PROBLEM:", p)
-    return 0 if not result["problems"] else 1
+    return finish(result, args.out, args.json,
+                  f"{result['kills']} kills, {result['acknowledged_writes']} acknowledged writes "
+                  f"({result['acknowledged_adds']} POST, {result['acknowledged_deletes']} DELETE), in flight at the kills: "
+                  f"{result['in_flight_at_kill']}; {len(result['problems'])} problems; {result['seconds']}s")
 
 
 if __name__ == "__main__":

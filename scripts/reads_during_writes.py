@@ -52,6 +52,7 @@ from kill_indexer_repeatedly import (  # noqa: E402
     DEMO,
     child_env,
     expected_of,
+    finish,
     load_articles,
     log_stderr,
     ro_connect,
@@ -413,19 +414,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                               a0, p0, readers=args.readers, min_seconds=args.min_seconds, env=env, seed=args.seed, log=log_stderr)
         finally:
             server.stop()
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    if args.json:
-        print(text)
-    else:
-        print(f"{result['seconds']}s: {result['counts']}, statuses {result['statuses']}, "
-              f"{result['distinct_stats_seen']} distinct /stats states, search latency {result['search_ms']}; "
-              f"{len(result['problems'])} problems")
-        for p in result["problems"]:
-            print("PROBLEM:", p)
-    return 0 if not result["problems"] else 1
+    return finish(result, args.out, args.json,
+                  f"{result['seconds']}s: {result['counts']}, statuses {result['statuses']}, "
+                  f"{result['distinct_stats_seen']} distinct /stats states, search latency {result['search_ms']}; "
+                  f"{len(result['problems'])} problems")
 
 
 if __name__ == "__main__":
