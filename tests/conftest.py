@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,18 @@ def writable_index(tmp_path: Path, sample_index: Path) -> Path:
     target = tmp_path / "index"
     shutil.copytree(sample_index, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """For modules whose requests run in parallel threads: 2 spinning torch threads per request crawl
+    on a shared 2-core box. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def shared_path(*parts: str) -> Path:

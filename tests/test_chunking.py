@@ -31,6 +31,17 @@ def count_with_specials(text: str) -> int:
     return count_words(text) + 2
 
 
+class CountingCounter:
+    """``count_words`` that also counts how often the chunker called it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, text: str) -> int:
+        self.calls += 1
+        return count_words(text)
+
+
 def _nonspace(s: str) -> str:
     return re.sub(r"\s+", "", s)
 
@@ -125,18 +136,12 @@ def test_max_passages_keeps_the_lead(articles):
 def test_exact_passages_sizes_only_the_embedded_lead_and_keeps_all_text(articles):
     """Only the lead is embedded, so only it is tokenised; the rest is cut by estimate, text intact."""
     a = articles["tg012535"]
-    calls = 0
-
-    def counting(text: str) -> int:
-        nonlocal calls
-        calls += 1
-        return count_words(text)
-
+    counting = CountingCounter()
     exact = chunk_article(a, count_words, max_tokens=48)
     lead_sized = chunk_article(a, counting, max_tokens=48, exact_passages=2)
     assert lead_sized[:2] == exact[:2]
     assert _nonspace("".join(p.text for p in lead_sized)) == _nonspace(a.body)
-    assert calls < len(split_sentences(a.body)) // 2  # the tail was never tokenised
+    assert counting.calls < len(split_sentences(a.body)) // 2  # the tail was never tokenised
 
 
 def test_overlong_title_is_shortened_in_context():
@@ -149,17 +154,11 @@ def test_overlong_title_is_shortened_in_context():
 
 def test_counts_each_sentence_about_once(articles):
     a = articles["tg012535"]
-    calls = 0
-
-    def counting(text: str) -> int:
-        nonlocal calls
-        calls += 1
-        return count_words(text)
-
+    counting = CountingCounter()
     n_sent = len(split_sentences(a.body))
     passages = chunk_article(a, counting, max_tokens=64)
     # sentences once, title once, empty string once, each passage once (+ rare re-splits)
-    assert calls <= n_sent + len(passages) + 4
+    assert counting.calls <= n_sent + len(passages) + 4
 
 
 def test_english_release_chunks(articles):

@@ -36,18 +36,7 @@ API_KEY = "fuzz-key-6b1f0c"
 MAX_BODY = 64 * 1024
 FUZZ_EXAMPLES = 40
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Requests run in parallel threads; 2 spinning torch threads each crawl on a shared 2-core box."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")
