@@ -7,6 +7,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,32 @@ def quiet_libraries() -> None:
         pass
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="transformers")
+
+
+def counting_tokenizer(tokenizer: Any) -> Any:
+    """A private copy of a fast tokenizer's Rust core, for counting tokens only.
+
+    A Hugging Face fast tokenizer keeps truncation and padding as state on its one Rust object and
+    sets them before each call: ``SentenceTransformer.encode`` turns truncation on, a count with
+    ``truncation=False`` turns it off. Two threads sharing the object, one counting (the indexer's
+    chunking, ``POST /documents``) and one embedding, could reset each other between "set" and
+    "encode": "Unable to create tensor ... activate truncation" (1 call in ~5,000 on a quiet machine,
+    every 300-article run under load; issue #15) or "Already borrowed". This copy is configured
+    once (no truncation, no padding) and never reconfigured, so its ``encode``/``encode_batch`` only
+    read it and are safe from any number of threads; the model's own tokenizer is left to ``encode``.
+    """
+    from tokenizers import Tokenizer
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise ValueError(
+            f"The model's tokenizer ({type(tokenizer).__name__}) is not a fast (Rust) tokenizer; "
+            "use a model folder that has a tokenizer.json."
+        )
+    counter = Tokenizer.from_str(backend.to_str())
+    counter.no_truncation()
+    counter.no_padding()
+    return counter
 
 
 class Embedder:
@@ -70,6 +97,7 @@ class Embedder:
         self.passage_prompt = "passage" if "passage" in prompts else ("document" if "document" in prompts else None)
         self._prompt_text = prompts.get(self.passage_prompt, "") if self.passage_prompt else ""
         self.tokenizer = self.model.tokenizer
+        self._counter = counting_tokenizer(self.tokenizer)
         self.max_seq_length = int(self.model.max_seq_length or 512)
 
     @property
@@ -84,15 +112,17 @@ class Embedder:
         return self.spec
 
     def count_tokens(self, text: str) -> int:
-        """Tokens the model sees for a passage, special tokens and prompt included."""
-        ids = self.tokenizer(self._prompt_text + text, add_special_tokens=True, truncation=False)["input_ids"]
-        return len(ids)
+        """Tokens the model sees for a passage, special tokens and prompt included (never truncated).
+
+        Safe to call from any thread while other threads embed: see :func:`counting_tokenizer`.
+        """
+        return len(self._counter.encode(self._prompt_text + text, add_special_tokens=True).ids)
 
     def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        enc = self.tokenizer([self._prompt_text + t for t in texts], add_special_tokens=True, truncation=False)
-        return [len(ids) for ids in enc["input_ids"]]
+        encs = self._counter.encode_batch([self._prompt_text + t for t in texts], add_special_tokens=True)
+        return [len(e.ids) for e in encs]
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         return self._encode(texts, self.passage_prompt, batch_size, show_progress)

@@ -40,7 +40,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -202,6 +201,8 @@ class OnnxSentenceEncoder:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
+        from indexer.embedding import counting_tokenizer
+
         self.folder = Path(folder)
         self.onnx_file = Path(onnx_file)
         spec = read_module_spec(self.folder)
@@ -224,9 +225,11 @@ class OnnxSentenceEncoder:
         )
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        # A fast tokenizer is one Rust object whose truncation state is set per call: concurrent
-        # calls with different settings fail with "Already borrowed", so ours take turns.
-        self._tokenizer_lock = threading.Lock()
+        # A fast tokenizer is one Rust object whose truncation state is set per call, so threads that
+        # call it with different settings break each other (issue #15). The encoder has its own copy,
+        # truncation fixed once at max_seq_length: every call only reads it, from any thread.
+        self._encode_tokenizer = counting_tokenizer(self.tokenizer)
+        self._encode_tokenizer.enable_truncation(self.max_seq_length)
 
     def get_sentence_embedding_dimension(self) -> int:
         return self.dimension
@@ -236,10 +239,7 @@ class OnnxSentenceEncoder:
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids as sentence-transformers makes them (special tokens, truncated to max_seq_length)."""
-        with self._tokenizer_lock:
-            enc = self.tokenizer(list(texts), add_special_tokens=True, truncation="longest_first",
-                                 max_length=self.max_seq_length)
-        return enc["input_ids"]
+        return [e.ids for e in self._encode_tokenizer.encode_batch(list(texts), add_special_tokens=True)]
 
     def encode(
         self,
