@@ -167,23 +167,54 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 # ------------------------------------------------------------------------------------- state
 class ServiceState:
-    """The searcher (loaded in a background thread) and the one shared, lock-guarded writer."""
+    """The searcher (loaded in a background thread) and the one shared, lock-guarded writer.
 
-    def __init__(self, index_dir: Path, settings: Settings, searcher: Searcher | None):
+    ``index_dir`` is what the operator gave (maybe a symlink, see search_api/index_switch.py);
+    ``served_dir`` the directory actually open. ``searcher_hooks`` run on every searcher before it is
+    served (metrics attach their embedding timer); ``recorder`` records searches (search_api/analytics.py).
+    """
+
+    def __init__(self, index_dir: Path, settings: Settings):
+        from indexer.backup import resolve_index
+
         self.index_dir = Path(index_dir)
+        self.served_dir = resolve_index(self.index_dir)
         self.settings = settings
-        self.searcher = searcher
+        self.searcher: Searcher | None = None
         self.error: str | None = None
         self.write_lock = threading.Lock()
         self._indexer: Any = None
+        self.searcher_hooks: list[Callable[[Searcher], None]] = []
+        self.recorder: Any = None
+
+    def serve_searcher(self, searcher: Searcher) -> None:
+        for hook in self.searcher_hooks:
+            hook(searcher)
+        self.searcher = searcher
+
+    def swap(self, searcher: Searcher, served_dir: Path) -> None:
+        """Serve another index from the next request on (a switched symlink); writes go there too."""
+        with self.write_lock:
+            if self._indexer is not None:
+                self._indexer.close()
+                self._indexer = None
+            self.served_dir = served_dir
+            self.serve_searcher(searcher)
+
+    def after_search(self, query: str, mode: str, filters: Filters, total: int, took_ms: float) -> None:
+        """Hand the search to the analytics recorder (queues it; never raises, never waits)."""
+        if self.recorder is not None:
+            from search_api.analytics import filters_of
+
+            self.recorder.record(query, mode, filters_of(filters), total, took_ms)
 
     def load(self) -> None:
         """Open the index and warm up the model with one search, so the first real query is not the slow one."""
         try:
-            searcher = Searcher(self.index_dir, self.settings)
+            searcher = Searcher(self.served_dir, self.settings)
             searcher.search("รัฐบาล government", k=1)  # loads the model and tokenisers now, not on the first query
-            self.searcher = searcher
-            logger.warning("index %s loaded; ready", self.index_dir)
+            self.serve_searcher(searcher)
+            logger.warning("index %s loaded; ready", self.served_dir)
         except Exception as exc:  # reported by /health and every route
             logger.exception("could not open the index %s", self.index_dir)
             self.error = f"could not open the index: {exc}"
@@ -198,7 +229,7 @@ class ServiceState:
         if self._indexer is None:
             from indexer.pipeline import Indexer
 
-            self._indexer = Indexer(self.index_dir, self.settings, embedder=self.require().embedder,
+            self._indexer = Indexer(self.served_dir, self.settings, embedder=self.require().embedder,
                                     eager_snapshots=False)  # readers replay small deltas; no HNSW rebuild per POST
         return self._indexer
 
@@ -326,13 +357,16 @@ def install_error_handlers(app: FastAPI) -> None:
 # -------------------------------------------------------------------------------------- app
 def create_app(index_dir: Path, settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     """The service over one index; with ``searcher=None`` the index loads in a background thread."""
-    state = ServiceState(index_dir, settings, searcher)
+    state = ServiceState(index_dir, settings)
+    portal = PortalFeatures(app_state=state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if state.searcher is None:
             threading.Thread(target=state.load, name="index-loader", daemon=True).start()
+        portal.start()
         yield
+        portal.stop()
         await run_in_threadpool(state.close)
 
     # FastAPIOffline serves the Swagger UI / ReDoc assets from the installed package, not a CDN.
@@ -346,17 +380,90 @@ def create_app(index_dir: Path, settings: Settings, searcher: Searcher | None = 
     app.state.service = state
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(  # outermost: error answers carry CORS headers too
+    portal.add_rate_limit(app)  # inside CORS: a 429 carries the CORS headers, so the widget can read it
+    app.add_middleware(  # error answers carry CORS headers too
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Content-Type", "X-API-Key"],
+        expose_headers=["Retry-After"],
         max_age=600,
     )
     add_read_routes(app, state)
-    add_write_routes(app, state)
+    require_key = add_write_routes(app, state)
+    portal.add_routes(app, require_key)
     add_page_routes(app)
+    portal.add_metrics(app)  # outermost: counts every answer, 429s and CORS refusals included
+    if searcher is not None:
+        state.serve_searcher(searcher)  # after the hooks are registered
     return app
+
+
+class PortalFeatures:
+    """Feeds, OpenSearch, rate limit, metrics, analytics and the index switch watcher, each from its own
+    module (search_api/feeds.py, rate_limit.py, metrics.py, analytics.py, index_switch.py); those modules
+    import this one, hence the late imports."""
+
+    def __init__(self, app_state: ServiceState):
+        self.state = app_state
+        self.settings = app_state.settings
+        self.metrics: Any = None
+        self.watcher: Any = None
+
+    def add_rate_limit(self, app: FastAPI) -> None:
+        if self.settings.rate_limit_per_s:
+            from search_api.rate_limit import RateLimitMiddleware
+
+            app.add_middleware(RateLimitMiddleware, rate=self.settings.rate_limit_per_s,
+                               burst=self.settings.rate_limit_burst, on_limited=self._limited)
+
+    def _limited(self) -> None:
+        if self.metrics is not None:
+            self.metrics.rate_limited.inc()
+
+    def add_routes(self, app: FastAPI, require_key: Callable) -> None:
+        from search_api.analytics import add_analytics_routes
+        from search_api.feeds import add_feed_routes
+
+        add_feed_routes(app, self.state)
+        add_analytics_routes(app, self.state, require_key)
+        if self.settings.metrics:
+            from search_api.metrics import ServiceMetrics, add_metrics_route
+
+            self.metrics = ServiceMetrics(self.state)
+            add_metrics_route(app, self.state, self.metrics)
+            self.state.searcher_hooks.append(self._time_embeddings)
+
+    def _time_embeddings(self, searcher: Searcher) -> None:
+        searcher.on_embed = self.metrics.observe_embedding
+
+    def add_metrics(self, app: FastAPI) -> None:
+        if self.metrics is not None:
+            from search_api.metrics import MetricsMiddleware
+
+            app.add_middleware(MetricsMiddleware, metrics=self.metrics, routes=app.router.routes)
+
+    def start(self) -> None:
+        """At server start: the analytics writer and the index watcher threads."""
+        if self.settings.analytics:
+            from indexer.analytics_store import analytics_path
+            from search_api.analytics import SearchRecorder
+
+            drop = self.metrics.analytics_dropped.inc if self.metrics is not None else None
+            recorder = SearchRecorder(analytics_path(self.state.index_dir, self.settings.analytics_db), self.settings, drop)
+            recorder.start()
+            self.state.recorder = recorder
+        from search_api.index_switch import IndexWatcher
+
+        self.watcher = IndexWatcher(self.state, self.settings.index_watch_s)
+        self.watcher.start()
+
+    def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.state.recorder is not None:
+            self.state.recorder.close()
+            self.state.recorder = None
 
 
 async def in_threadpool(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
@@ -410,6 +517,7 @@ def add_read_routes(app: FastAPI, state: ServiceState) -> None:
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         response = await in_threadpool(settings, state.require().search, query, k, offset, mode, filters)
+        state.after_search(query, mode, filters, response.total, response.took_ms)
         return SearchOut.model_validate(response.to_dict())
 
     @app.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS, tags=["documents"])
@@ -453,7 +561,8 @@ def add_read_routes(app: FastAPI, state: ServiceState) -> None:
         return JSONResponse({"status": "loading"}, status_code=503)
 
 
-def add_write_routes(app: FastAPI, state: ServiceState) -> None:
+def add_write_routes(app: FastAPI, state: ServiceState) -> Callable:
+    """POST/DELETE /documents; returns the API-key dependency (the admin routes use it too)."""
     settings = state.settings
     api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                                   description="Required for writes; the server's THAIGOV_SEARCH_API_KEY.")
@@ -489,6 +598,8 @@ def add_write_routes(app: FastAPI, state: ServiceState) -> None:
         if report.not_found_for_delete:
             raise HTTPException(404, f"no document with id {doc_id!r} in this index; nothing deleted")
         return WriteOut(indexed=0, unchanged=0, deleted=report.deleted, ids=[doc_id])
+
+    return require_key
 
 
 def write(state: ServiceState, action: Callable[[Any], T]) -> T:
@@ -581,4 +692,5 @@ def serve(index_dir: Path, settings: Settings) -> None:
     print(f"thaigov-search: serving {index_dir} at http://{settings.host}:{settings.port}/ "
           f"(API docs at /docs; Ctrl-C to stop)", file=sys.stderr, flush=True)
     uvicorn.run(create_app(Path(index_dir), settings), host=settings.host, port=settings.port,
-                log_level="warning", access_log=False, server_header=False)
+                log_level="warning", access_log=False, server_header=False,
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
