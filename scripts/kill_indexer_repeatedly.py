@@ -290,7 +290,7 @@ def leftover_files(index_dir: Path) -> list[str]:
         current = Manifest.read(index_dir).snapshot
     except IndexError_:
         current = None
-    keep = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "manifest.json", ".snapshot.lock", current}
+    keep = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "manifest.json", ".snapshot.lock", ".writer.lock", current}
     return sorted(p.name for p in Path(index_dir).iterdir() if p.name not in keep)
 
 
