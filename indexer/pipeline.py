@@ -299,7 +299,7 @@ def run_index(
         with writer_lock(index_dir, "thaigov-search index", wait=wait):
             return _run_index(inputs, index_dir, settings, limit, delete_ids, progress, embedder)
     except (OSError, sqlite3.Error, RuntimeError) as exc:
-        if is_out_of_space(exc):
+        if is_out_of_space(exc, index_dir):
             raise IndexWriteError(out_of_space_message(index_dir, exc)) from exc
         raise
 

@@ -107,18 +107,34 @@ def try_lock(fd: int) -> bool:
 
 
 # ------------------------------------------------------------------------------- out of space
-def is_out_of_space(exc: BaseException) -> bool:
-    """A full disk (ENOSPC), a file-size limit (EFBIG, `ulimit -f`) or a quota (EDQUOT), as any layer reports it."""
+def is_out_of_space(exc: BaseException, index_dir: Path) -> bool:
+    """A full disk (ENOSPC), a file-size limit (EFBIG, `ulimit -f`) or a quota (EDQUOT), as any layer reports it.
+
+    SQLite reports EFBIG, and ENOSPC while creating its WAL files, as a bare "disk I/O error"; that
+    counts only when space is really short (under 1 MiB free) or a file-size limit is set."""
     for e in iter_causes(exc):
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             return True
-        if isinstance(e, sqlite3.OperationalError) and ("disk is full" in str(e) or "disk I/O error" in str(e)):
+        if isinstance(e, sqlite3.OperationalError) and ("disk is full" in str(e) or (
+                "disk I/O error" in str(e) and space_is_short(index_dir))):
             return True
         # FAISS reports a failed fwrite as "write error in <file>: 9955 != 320000 (File too large)"
         if isinstance(e, RuntimeError) and "write error" in str(e) and any(
                 os.strerror(n) in str(e) for n in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)):
             return True
     return False
+
+
+def space_is_short(index_dir: Path) -> bool:
+    import resource
+
+    try:
+        st = os.statvfs(index_dir)
+        if st.f_bavail * st.f_frsize < 1 << 20:
+            return True
+    except OSError:
+        pass
+    return resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
 
 
 def iter_causes(exc: BaseException) -> Iterator[BaseException]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -51,6 +50,7 @@ def third_party_imports() -> set[str]:
 
 
 def test_every_imported_third_party_module_is_a_declared_dependency() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     specs = project["dependencies"] + [d for group in project["optional-dependencies"].values() for d in group]
     declared = {s.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip().lower().replace("_", "-")
