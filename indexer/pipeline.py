@@ -168,10 +168,10 @@ class Indexer:
         (on a full disk the snapshot fails as well; readers then replay from the database)."""
         try:
             self._writer.write_snapshot()
-        except Exception:
+        except Exception as exc:
             if not failed:
                 raise
-            logger.warning("could not write the vector snapshot after the failure above", exc_info=True)
+            logger.warning("could not write the vector snapshot after the failure above either: %s", exc)
 
     def _commit(self, prepared: PreparedBatch, vectors: Future[list[np.ndarray | None]], report: IndexReport,
                 bar: tqdm) -> None:
