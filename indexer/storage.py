@@ -205,6 +205,8 @@ def connect(db_path: Path, readonly: bool = False) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous = FULL")
     except sqlite3.DatabaseError as exc:  # a truncated or garbled file fails here already
         conn.close()
+        if isinstance(exc, sqlite3.OperationalError) and str(exc) in ("disk I/O error", "database or disk is full"):
+            raise  # no room for the WAL / shared-memory files (a full disk): not damage, never "rebuild" (issue #15)
         raise IndexCorruptError(f"{db_path} is damaged ({exc}). Rebuild the index with `thaigov-search index`.") from exc
     return conn
 
@@ -371,7 +373,8 @@ class IndexWriter:
             self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (str(gen),))
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite already rolled back after a full disk / I/O error
+                self.conn.execute("ROLLBACK")
             raise
 
     def _set_meta(self, values: dict[str, str]) -> None:
@@ -410,9 +413,14 @@ class IndexWriter:
             name = f"vectors-{gen}.faiss"
             path = self.index_dir / name
             tmp = self.index_dir / f".{name}.tmp"
-            faiss.write_index(index, str(tmp))
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
+            try:
+                faiss.write_index(index, str(tmp))
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+            except BaseException:  # a full disk or killed mid-write: drop the partial file, keep the manifest
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
             os.replace(tmp, path)
             fsync_dir(self.index_dir)
             new = Manifest(

@@ -159,7 +159,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "Unknown document or route.",
         413: "Request body too large.",
         422: "A parameter or field failed validation.",
-        503: "The index is still loading or could not be opened.",
+        503: "The index is still loading or could not be opened; for writes: an `index` run holds the index "
+             "(Retry-After says when to try again).",
         504: "The request took longer than the server's time limit.",
     }.items()
 }
@@ -602,14 +603,31 @@ def add_write_routes(app: FastAPI, state: ServiceState) -> Callable:
     return require_key
 
 
+RETRY_AFTER_S = 30
+"""Retry-After of a 503 while an `index` run holds the writer lock (such runs commit every 200 articles)."""
+
+
 def write(state: ServiceState, action: Callable[[Any], T]) -> T:
     """Run one write through the shared indexer, one at a time (blocking: call it in the threadpool).
 
     Writes have no time limit: stopping to wait would not stop the write, which commits anyway.
+    Each write holds the index's writer lock (:mod:`indexer.write_guard`) only while it runs, so an
+    `index` run waits at most for one write; a write that finds an `index` run holding it waits
+    ``settings.write_wait_s`` and then answers 503 with Retry-After, applying nothing.
     """
+    from indexer.write_guard import IndexBusyError, writer_lock
+
     state.require()
     with state.write_lock:
-        return action(state.indexer())
+        try:
+            with writer_lock(state.index_dir, "thaigov-search serve (POST/DELETE /documents)",
+                             wait=state.settings.write_wait_s):
+                return action(state.indexer())
+        except IndexBusyError as exc:
+            raise HTTPException(
+                503, f"{exc}; this write was not applied, send it again later",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from None
 
 
 def parse_articles(raw: bytes) -> list:
