@@ -147,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    from indexer.embedding import Embedder, quiet_libraries
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder, quiet_libraries
 
     quiet_libraries()
     if args.threads:

@@ -22,9 +22,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer.embedding import Embedder
 from indexer.storage import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, Manifest, build_vector_index
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
+from thaigov_search.embedding.embedder import Embedder
 
 # Candidate depth the search service asks FAISS for (searcher.CANDIDATES * PASSAGES_PER_DOC).
 SERVICE_FETCH = 400

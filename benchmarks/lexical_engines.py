@@ -15,8 +15,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from search_api.lexical import lexical_search, query_terms
-from search_api.lexical_index import LexicalIndex
+from thaigov_search.search.lexical.memory import LexicalIndex
+from thaigov_search.search.lexical.terms import lexical_search, query_terms
 
 QUERIES = Path(__file__).with_name("queries.txt")
 

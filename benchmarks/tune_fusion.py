@@ -17,11 +17,11 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from search_api import fusion
-from search_api.lexical import QueryTerms, lexical_search, query_terms
-from search_api.searcher import CANDIDATES, PASSAGES_PER_DOC, Searcher
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
 from thaigov_search.evaluation import load_beir, ndcg_at_k
+from thaigov_search.search import fusion
+from thaigov_search.search.lexical.terms import QueryTerms, lexical_search, query_terms
+from thaigov_search.search.searcher import CANDIDATES, PASSAGES_PER_DOC, Searcher
 
 
 def collect(searcher: Searcher, queries: dict[str, str]) -> dict[str, tuple[dict, dict, QueryTerms]]:

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from indexer.article import Article, Passage, RawRecord
-from indexer.chunking import chunk_article
-from indexer.embedding import Embedder
-from indexer.parsing import EmptyArticleError, parse_record
-from indexer.sources import ReadStats, iter_records
 from indexer.storage import IndexWriter, Manifest, content_hash
-from indexer.thai_text import tokenize_for_index
-from thaigov_search.config import Settings
+from thaigov_search.core.article import Article, Passage, RawRecord
+from thaigov_search.core.settings import Settings
+from thaigov_search.core.thai_text import tokenize_for_index
+from thaigov_search.embedding.embedder import Embedder
+from thaigov_search.indexing.chunking import chunk_article
+from thaigov_search.indexing.parsing import EmptyArticleError, parse_record
+from thaigov_search.indexing.sources import ReadStats, iter_records
 
 logger = logging.getLogger(__name__)
 

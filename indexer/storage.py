@@ -37,7 +37,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from indexer.article import Article, Passage
+from thaigov_search.core.article import Article, Passage
 
 logger = logging.getLogger(__name__)
 

@@ -49,8 +49,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from indexer.article import Article  # noqa: E402
 from indexer.storage import DB_NAME, IndexError_, Manifest, content_hash, sha256_file  # noqa: E402
+from thaigov_search.core.article import Article  # noqa: E402
 
 DEMO = REPO / "tests" / "fixtures" / "demo-sample.jsonl.gz"
 CHECK_QUERY = "รัฐบาล การประชุม"
@@ -70,8 +70,8 @@ class Expected:
 
 def load_articles(path: Path = DEMO, limit: int | None = None) -> list[Article]:
     """The articles ``thaigov-search index --limit`` would index from ``path`` (empty ones left out)."""
-    from indexer.parsing import EmptyArticleError, parse_record
-    from indexer.sources import ReadStats, iter_records
+    from thaigov_search.indexing.parsing import EmptyArticleError, parse_record
+    from thaigov_search.indexing.sources import ReadStats, iter_records
 
     out: dict[str, Article] = {}
     for record in iter_records([path], ReadStats(), limit=limit):
@@ -223,7 +223,7 @@ def index_problems(
         problems.append(f"snapshot generation {manifest.snapshot_generation} > database generation {summary['generation']}")
     summary["snapshot_generation"] = manifest.snapshot_generation
     if open_reader:
-        from search_api.index_reader import IndexReader
+        from thaigov_search.store.reader import IndexReader
 
         try:
             reader = IndexReader(index_dir)
@@ -314,10 +314,10 @@ def run(
     log=print,
 ) -> dict:
     """Kill the indexer ``kills`` times, checking the index after each kill; then finish and check it."""
-    from indexer.embedding import Embedder
     from indexer.pipeline import run_index
-    from search_api.searcher import Searcher
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
+    from thaigov_search.search.searcher import Searcher
 
     rng = random.Random(seed)
     index_dir = Path(index_dir)

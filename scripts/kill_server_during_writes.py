@@ -259,8 +259,8 @@ def run(
 
     ``base_max_passages`` is the --max-passages the existing articles were indexed with (0 = all).
     """
-    from indexer.embedding import Embedder
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
 
     rng = random.Random(seed)
     index_dir = Path(index_dir)
@@ -343,9 +343,9 @@ def run(
 
 def build_base_index(index_dir: Path, n: int, embedder=None) -> None:
     """A small starting index: the last ``n`` articles of the demo sample (the writes use the first ones)."""
-    from indexer.embedding import Embedder
     from indexer.pipeline import Indexer
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
 
     settings = Settings(max_passages_per_article=1)
     embedder = embedder or Embedder(settings.model, settings.home)
@@ -368,8 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    from indexer.embedding import Embedder
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
 
     set_torch_threads(args.threads or None)
     settings = Settings()

@@ -125,7 +125,7 @@ def snippet_core(snippet: str) -> str:
 
 def known_from_index(index_dir: Path) -> tuple[dict[str, Known], int, int]:
     """Every article already in the index, with its passages; and the counts (A0, P0)."""
-    from indexer.thai_text import normalize_text
+    from thaigov_search.core.thai_text import normalize_text
 
     conn = ro_connect(index_dir)
     try:
@@ -143,7 +143,7 @@ def known_from_index(index_dir: Path) -> tuple[dict[str, Known], int, int]:
 
 
 def known_from_expected(expected) -> dict[str, Known]:
-    from indexer.thai_text import normalize_text
+    from thaigov_search.core.thai_text import normalize_text
 
     return {i: Known(e.title, tuple(normalize_text(p).replace("\n", " ") for p in e.passages)) for i, e in expected.items()}
 
@@ -391,8 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    from indexer.embedding import Embedder
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
 
     set_torch_threads(args.threads or None)
     settings = Settings(max_passages_per_article=1)

@@ -38,9 +38,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from search_api.searcher import MODES, Filters, Searcher
-from search_api.validation import clean_query, validate_date_range
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import MODES, Filters, Searcher
+from thaigov_search.search.validation import clean_query, validate_date_range
 
 logger = logging.getLogger(__name__)
 
@@ -503,7 +503,7 @@ def write(state: ServiceState, action: Callable[[Any], T]) -> T:
 
 def parse_articles(raw: bytes) -> list:
     """JSON body → validated Articles; 400 for undecodable JSON, 422 for invalid articles."""
-    from indexer.parsing import EmptyArticleError
+    from thaigov_search.indexing.parsing import EmptyArticleError
 
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -537,7 +537,7 @@ def parse_articles(raw: bytes) -> list:
 
 def article_from_item(item: ArticleIn):
     """The indexer's own parsing (normalisation, Thai dates, language), stricter: every field must be usable."""
-    from indexer.parsing import article_from_fields
+    from thaigov_search.indexing.parsing import article_from_fields
 
     for name in ("title", "category", "url"):
         if any(unicodedata.category(ch) == "Cc" for ch in getattr(item, name)):

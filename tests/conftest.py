@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "thaigov-sample.jsonl"
@@ -24,7 +24,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder(settings: Settings):
-    from indexer.embedding import Embedder
+    from thaigov_search.embedding.embedder import Embedder
 
     return Embedder(settings.model, settings.home)
 

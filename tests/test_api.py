@@ -15,8 +15,8 @@ import pytest
 import uvicorn
 
 from search_api.app import create_app
-from search_api.searcher import Searcher
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
 
 EGOV_FORUM = "tg012535"  # "eGovernment Forum 2018", 29 August 2018
 PORTAL = "http://portal.example.go.th"

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import model_builder
-from indexer.model_builder import (
+from thaigov_search.embedding import default_model as model_builder
+from thaigov_search.embedding.default_model import (
     BUILD_MARKER,
     DEFAULT_MODEL_DIRNAME,
     build_default_model,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from indexer.article import Article
 from indexer.pipeline import Indexer
-from search_api.lexical import lexical_search, query_terms
-from search_api.searcher import Filters, Searcher
-from thaigov_search.config import Settings
+from thaigov_search.core.article import Article
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.lexical.terms import lexical_search, query_terms
+from thaigov_search.search.searcher import Filters, Searcher
 
 QUERIES = [
     "มติคณะรัฐมนตรี",

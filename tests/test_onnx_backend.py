@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("onnxruntime", reason="the ONNX backends need the [fast] extra")
 pytest.importorskip("onnx", reason="the ONNX backends need the [fast] extra")
 
-from indexer import onnx_backend  # noqa: E402
+from thaigov_search.embedding import onnx_backend  # noqa: E402
 
 # Lead paragraphs of real releases from the corpus (thaigov.go.th, public domain), plus English.
 TEXTS = [
@@ -41,14 +41,14 @@ QUERIES = ["มติคณะรัฐมนตรี", "การแก้ไ�
 
 @pytest.fixture(scope="module")
 def int8_embedder(settings):
-    from indexer.embedding import Embedder
+    from thaigov_search.embedding.embedder import Embedder
 
     return Embedder(settings.model, settings.home, backend="onnx-int8")
 
 
 @pytest.fixture(scope="module")
 def fp32_embedder(settings, int8_embedder):  # after int8: one export run writes both files
-    from indexer.embedding import Embedder
+    from thaigov_search.embedding.embedder import Embedder
 
     return Embedder(settings.model, settings.home, backend="onnx")
 
@@ -100,7 +100,7 @@ def test_long_text_is_truncated_like_torch(embedder, int8_embedder):
 
 
 def test_export_is_reused(settings, int8_embedder, monkeypatch):
-    from indexer.embedding import Embedder
+    from thaigov_search.embedding.embedder import Embedder
 
     onnx_file = int8_embedder.model.onnx_file
     marker = json.loads((onnx_file.parent / onnx_backend.MARKER).read_text(encoding="utf-8"))

@@ -32,10 +32,10 @@ import pytest
 
 from indexer.storage import IndexCorruptError, Manifest
 from search_api.app import create_app
-from search_api.searcher import Searcher
 from tests.test_api import running
 from thaigov_search.cli import main
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 API_KEY = "reliability-key-3c9e1d7a"

@@ -109,9 +109,9 @@ def cmd_bench_indexing(args: argparse.Namespace) -> int:
 
 def bench_indexing(args: argparse.Namespace) -> dict:
     """Run the real indexer on the input into a throw-away index; the model loads before the clock starts."""
-    from indexer.embedding import Embedder
     from indexer.pipeline import run_index
     from thaigov_search.cli import settings_from
+    from thaigov_search.embedding.embedder import Embedder
 
     for raw in args.input:
         if not Path(raw).exists():
@@ -360,7 +360,7 @@ def cmd_bench_query(args: argparse.Namespace) -> int:
 
 
 def bench_query(args: argparse.Namespace) -> dict:
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
 
     if args.concurrency < 1:
         raise _usage_error("--concurrency must be at least 1")

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
 
 logger = logging.getLogger("thaigov_search")
 
@@ -45,15 +45,15 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def open_searcher(args: argparse.Namespace):
-    from search_api.searcher import Searcher
+    from thaigov_search.search.searcher import Searcher
 
     # One query per process: FTS5 answers it directly; loading the in-memory BM25 index would cost more.
     return Searcher(Path(args.index_dir), settings_from(args).model_copy(update={"lexical_engine": "fts5"}))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from search_api.searcher import Filters
-    from search_api.validation import validate_date_range
+    from thaigov_search.search.searcher import Filters
+    from thaigov_search.search.validation import validate_date_range
 
     date_from, date_to = validate_date_range(args.date_from, args.date_to)
     searcher = open_searcher(args)
@@ -208,8 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from indexer.embedding import quiet_libraries
     from indexer.storage import IndexError_
+    from thaigov_search.embedding.embedder import quiet_libraries
 
     quiet_libraries()
     try:

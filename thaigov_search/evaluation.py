@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
 
 MODES = ("hybrid", "dense", "lexical")
 SEARCH_K = 100
@@ -220,8 +220,8 @@ def index_corpus(data: BeirSet, index_dir: Path, settings: Settings, embedder=No
     """Index the corpus with the normal write path; returns (IndexReport, Indexer embedder or None)."""
     from tqdm import tqdm
 
-    from indexer.parsing import EmptyArticleError, article_from_fields
     from indexer.pipeline import Indexer, IndexReport
+    from thaigov_search.indexing.parsing import EmptyArticleError, article_from_fields
 
     started = time.perf_counter()
     total = IndexReport()
@@ -272,7 +272,7 @@ def evaluate(
 
 
 def _run_queries(data, query_ids, modes, index_dir, settings, embedder, report) -> list[ModeResult]:
-    from search_api.searcher import Searcher
+    from thaigov_search.search.searcher import Searcher
 
     searcher = Searcher(index_dir, settings, embedder=embedder)
     expected = report.read - report.skipped

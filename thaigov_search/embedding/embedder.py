@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from thaigov_search.config import DEFAULT_MODEL
+from thaigov_search.core.settings import DEFAULT_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Embedder:
         quiet_libraries()
         from sentence_transformers import SentenceTransformer
 
-        from indexer.model_builder import resolve_model
+        from thaigov_search.embedding.default_model import resolve_model
 
         if backend not in BACKENDS:
             raise ValueError(f"Unknown backend '{backend}': choose one of {', '.join(BACKENDS)}.")
@@ -80,7 +80,7 @@ class Embedder:
         path = resolve_model(spec, Path(home))
         try:
             if backend.startswith("onnx"):
-                from indexer.onnx_backend import load_onnx_model
+                from thaigov_search.embedding.onnx_backend import load_onnx_model
 
                 # ONNX Runtime directly (optimum's ONNX route does not import with transformers 5).
                 self.model = load_onnx_model(path, quantized=backend == "onnx-int8", home=Path(home))

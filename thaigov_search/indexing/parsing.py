@@ -1,4 +1,4 @@
-"""Raw thaigov.go.th releases (and generic JSONL fields) -> :class:`~indexer.article.Article`.
+"""Raw thaigov.go.th releases (and generic JSONL fields) -> :class:`~thaigov_search.core.article.Article`.
 
 The shared corpus keeps each release's page text verbatim (see ``/work/shared/data/README.md``)::
 
@@ -26,8 +26,8 @@ import html
 import logging
 import re
 
-from indexer.article import Article, RawRecord
-from indexer.thai_text import normalize_text, thai_latin_counts
+from thaigov_search.core.article import Article, RawRecord
+from thaigov_search.core.thai_text import normalize_text, thai_latin_counts
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from indexer.storage import (
     new_vector_index,
     sha256_file,
 )
-from search_api.lexical_index import LexicalIndex
+from thaigov_search.search.lexical.memory import LexicalIndex
 
 logger = logging.getLogger(__name__)
 

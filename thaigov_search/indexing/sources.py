@@ -10,7 +10,7 @@ Bad lines (not JSON, not an object, bad UTF-8, no id, neither layout) are skippe
 decoded one by one, so a broken byte sequence costs only its own line.
 
 Empty articles (no title and no body) are *not* detected here: a record with an empty ``text``
-passes through, and :func:`indexer.parsing.parse_record` raises ``EmptyArticleError`` for it, which
+passes through, and :func:`thaigov_search.indexing.parsing.parse_record` raises ``EmptyArticleError`` for it, which
 the pipeline counts as skipped.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
-from indexer.article import RawRecord
+from thaigov_search.core.article import RawRecord
 
 log = logging.getLogger(__name__)
 

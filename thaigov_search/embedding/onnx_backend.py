@@ -19,7 +19,7 @@ and ``optimum~=2.1`` (we run transformers 5). So the export and the runtime are 
    (temporary file + ``os.replace``) under an ``flock``, so concurrent first loads export once.
    A marker (``EXPORT_OK.json``) records the weights they came from; a changed model re-exports.
 2. **Run.** :class:`OnnxSentenceEncoder` answers the part of the ``SentenceTransformer`` API that
-   :class:`indexer.embedding.Embedder` uses (``encode``, ``tokenizer``, ``prompts``,
+   :class:`thaigov_search.embedding.embedder.Embedder` uses (``encode``, ``tokenizer``, ``prompts``,
    ``max_seq_length``, ``get_sentence_embedding_dimension``). The tokenizer is loaded from the model
    folder exactly as sentence-transformers loads it (same ``tokenizer.json``, so the default model's
    custom tokenizer fixes apply), the prompts come from ``config_sentence_transformers.json`` and the
@@ -97,7 +97,7 @@ def onnx_model_kwargs(model_path: str, quantized: bool, home: Path | None = None
     except Exception as exc:  # ImportError, or an incompatible transformers underneath
         raise ImportError(
             f"SentenceTransformer's ONNX backend needs optimum.onnxruntime, which cannot be imported here "
-            f"({exc}); use indexer.onnx_backend.load_onnx_model instead."
+            f"({exc}); use thaigov_search.embedding.onnx_backend.load_onnx_model instead."
         ) from exc
     onnx_file = ensure_exported(model_path, quantized, home)
     folder = _local_folder(model_path)
@@ -137,7 +137,7 @@ def export_dir(model_path: str, folder: Path, home: Path | None = None) -> Path:
     if Path(model_path).is_dir() and os.access(folder, os.W_OK):
         return folder / EXPORT_DIRNAME
     if home is None:
-        from thaigov_search.config import Settings
+        from thaigov_search.core.settings import Settings
 
         home = Settings().home
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "--", str(model_path)).strip("-.") or "model"
@@ -194,14 +194,14 @@ def default_threads() -> int:
 class OnnxSentenceEncoder:
     """A sentence-transformers folder run by ONNX Runtime: Transformer → Pooling → (Normalize).
 
-    Duck-types the ``SentenceTransformer`` members :class:`indexer.embedding.Embedder` uses.
+    Duck-types the ``SentenceTransformer`` members :class:`thaigov_search.embedding.embedder.Embedder` uses.
     """
 
     def __init__(self, folder: Path, onnx_file: Path, threads: int | None = None):
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        from indexer.embedding import counting_tokenizer
+        from thaigov_search.embedding.embedder import counting_tokenizer
 
         self.folder = Path(folder)
         self.onnx_file = Path(onnx_file)

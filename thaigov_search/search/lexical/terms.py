@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from indexer.thai_text import tokenize_for_index
+from thaigov_search.core.thai_text import tokenize_for_index
 
 TITLE_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
@@ -84,7 +84,7 @@ def article_count(conn: sqlite3.Connection) -> int:
 def query_terms(conn: sqlite3.Connection, query: str, n_docs: int | None = None,
                 doc_freq: Callable[[Sequence[str]], dict[str, int]] | None = None) -> QueryTerms:
     """The query's terms with their document frequencies; ``n_docs`` may come from a cache and
-    ``doc_freq`` from the in-memory index (:mod:`search_api.lexical_index`)."""
+    ``doc_freq`` from the in-memory index (:mod:`thaigov_search.search.lexical.memory`)."""
     seen: dict[str, None] = {}
     for token in tokenize_for_index(query):
         for term in fts_terms(token):
@@ -106,7 +106,7 @@ def lexical_search(
 ) -> list[tuple[int, float]]:
     """(article rowid, BM25 score) best first, by FTS5 itself; BM25 score is positive (higher is better).
 
-    The service uses :class:`search_api.lexical_index.LexicalIndex` (same scores, far faster on
+    The service uses :class:`thaigov_search.search.lexical.memory.LexicalIndex` (same scores, far faster on
     large indexes); this is the reference it is tested against, and the tuning scripts' path."""
     expr = terms.match_expression()
     if expr is None:

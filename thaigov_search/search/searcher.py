@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.embedding import Embedder
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle, current_generation
-from indexer.thai_text import tokenize_for_index
-from search_api.fusion import hybrid_ranking
-from search_api.index_reader import IndexReader
-from search_api.lexical import QueryTerms, article_count, lexical_search, query_terms
-from search_api.snippets import make_snippet, term_hits
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
+from thaigov_search.core.thai_text import tokenize_for_index
+from thaigov_search.embedding.embedder import Embedder
+from thaigov_search.search.fusion import hybrid_ranking
+from thaigov_search.search.lexical.terms import QueryTerms, article_count, lexical_search, query_terms
+from thaigov_search.search.snippets import make_snippet, term_hits
+from thaigov_search.store.reader import IndexReader
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from indexer.thai_text import normalize_text, thai_words
+from thaigov_search.core.thai_text import normalize_text, thai_words
 
 SNIPPET_CHARS = 280
 _CONTEXT_BEFORE = SNIPPET_CHARS // 4  # characters shown before the first match
