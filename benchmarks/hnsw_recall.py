@@ -83,7 +83,7 @@ def main() -> None:
     conn.execute("COMMIT")
 
     settings = Settings(backend=args.backend)
-    embedder = Embedder(manifest.model, settings.home, settings.backend)
+    embedder = Embedder.from_settings(settings, model=manifest.model)
     texts = read_queries(args.queries, args.limit)
     vectors = np.ascontiguousarray(embedder.embed_queries(texts, batch_size=16), dtype=np.float32)
 

@@ -26,7 +26,7 @@ def settings() -> Settings:
 def embedder(settings: Settings):
     from thaigov_search.embedding.embedder import Embedder
 
-    return Embedder(settings.model, settings.home)
+    return Embedder.from_settings(settings)
 
 
 @pytest.fixture(scope="session")

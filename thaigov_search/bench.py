@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from thaigov_search.core.modes import BACKENDS, MODES
+
 DEFAULT_QUERIES_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "queries.txt"
 # Used when benchmarks/queries.txt is not there (an installed wheel); the file has ~50 queries.
 FALLBACK_QUERIES = (
@@ -53,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        description="Index articles into a temporary index and report throughput.")
     p.add_argument("--input", required=True, nargs="+", metavar="FILE", help="articles (any input `index` reads)")
     p.add_argument("--limit", type=int, help="index at most N articles")
-    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], help="embedding backend (default torch)")
+    p.add_argument("--backend", choices=BACKENDS, help="embedding backend (default torch)")
     p.add_argument("--max-passages", type=int, dest="max_passages_per_article",
                    help="embed at most N passages per article")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="passages per embedding batch")
@@ -72,11 +74,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=float, default=10.0, help="seconds of load (default 10)")
     p.add_argument("--requests", type=int, help="stop after this many requests (default: duration decides)")
     p.add_argument("--queries", type=Path, help="query file, one per line (default benchmarks/queries.txt)")
-    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--k", type=int, default=10, help="results per request (default 10)")
     p.add_argument("--warmup", type=int, default=5, help="untimed requests first (default 5)")
     p.add_argument("--startup-timeout", type=float, default=300.0, help="seconds to wait for /health (default 300)")
-    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], help="embedding backend of the started server")
+    p.add_argument("--backend", choices=BACKENDS, help="embedding backend of the started server")
     p.add_argument("--model", help="model spec of the started server")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_bench_query)
@@ -122,7 +124,7 @@ def bench_indexing(args: argparse.Namespace) -> dict:
         raise _usage_error(f"--keep-index {args.keep_index} already exists; give a new directory")
     settings = settings_from(args)
     load_start = time.perf_counter()
-    embedder = Embedder(settings.model, settings.home, settings.backend, settings.device)
+    embedder = Embedder.from_settings(settings)
     load_seconds = time.perf_counter() - load_start
 
     with tempfile.TemporaryDirectory(prefix="thaigov-bench-") as tmp:

@@ -33,9 +33,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thaigov_search.core.modes import BACKENDS, MODES
 from thaigov_search.core.settings import Settings
 
-MODES = ("hybrid", "dense", "lexical")
 SEARCH_K = 100
 METRIC_KEYS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 JSON_KEYS = ("mode", "docs", "queries", *METRIC_KEYS, "index_s", "query_ms_p50")
@@ -350,7 +350,7 @@ def register(subparsers) -> None:
     p.add_argument("--mode", choices=[*MODES, "all"], default="hybrid",
                    help="retrieval mode, or 'all' for one result per mode")
     p.add_argument("--model", help="'default' (embedded e5-small), a sentence-transformers id, or a local path")
-    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
+    p.add_argument("--backend", choices=BACKENDS,
                    help="embedding backend for the corpus and the queries (default: $THAIGOV_SEARCH_BACKEND or torch)")
     p.add_argument("--max-passages", type=int, dest="max_passages_per_article",
                    help="embed at most N passages per document (BM25 still sees all of it)")

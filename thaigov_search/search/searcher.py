@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle, current_generation
+from thaigov_search.core.modes import MODES
 from thaigov_search.core.settings import Settings
 from thaigov_search.core.thai_text import tokenize_for_index
 from thaigov_search.embedding.embedder import Embedder
@@ -22,7 +23,6 @@ from thaigov_search.store.reader import IndexReader
 
 logger = logging.getLogger(__name__)
 
-MODES = ("hybrid", "dense", "lexical")
 CANDIDATES = 100  # documents each retriever contributes before fusion
 PASSAGES_PER_DOC = 4  # at most this many dense passages fetched per wanted document (articles have several)
 
@@ -107,7 +107,7 @@ class Searcher:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self._model_spec, self.settings.home, self.settings.backend, self.settings.device)
+            self._embedder = Embedder.from_settings(self.settings, model=self._model_spec)
             if self._embedder.dimension != self.reader.dimension:
                 raise IndexCorruptError(
                     f"model '{self._model_spec}' gives {self._embedder.dimension}-d vectors, the index has {self.reader.dimension}."
