@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from thaigov_search.core.article import Article, RawRecord
+from thaigov_search.indexing.dates import parse_date_text
 from thaigov_search.indexing.parsing import (
     EmptyArticleError,
     article_from_fields,
-    parse_date_text,
     parse_record,
     parse_thaigov_text,
 )
