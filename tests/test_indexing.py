@@ -17,7 +17,8 @@ from indexer.pipeline import run_index
 from indexer.storage import IndexCorruptError, IndexNotFoundError, Manifest, ModelMismatchError
 from tests.conftest import FIXTURES, SAMPLE
 from thaigov_search.cli import main
-from thaigov_search.search.searcher import Filters, Searcher
+from thaigov_search.core.filters import Filters
+from thaigov_search.search.searcher import Searcher
 
 DEMO = FIXTURES / "demo-sample.jsonl.gz"
 

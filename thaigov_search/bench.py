@@ -99,14 +99,17 @@ def peak_rss_mb() -> float:
 
 def cmd_bench_indexing(args: argparse.Namespace) -> int:
     result = bench_indexing(args)
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        print(f"indexed {result['articles']} articles ({result['passages']} passages, {result['tokens']} tokens) "
-              f"in {result['seconds']:.1f}s with {result['backend']}: {result['articles_per_s']:.2f} articles/s, "
-              f"{result['tokens_per_s']:.0f} tokens/s ({result['embed_tokens_per_s']:.0f} while embedding); "
-              f"peak RSS {result['peak_rss_mb']:.0f} MiB")
+    print_report(result, args.json,
+                 f"indexed {result['articles']} articles ({result['passages']} passages, {result['tokens']} tokens) "
+                 f"in {result['seconds']:.1f}s with {result['backend']}: {result['articles_per_s']:.2f} articles/s, "
+                 f"{result['tokens_per_s']:.0f} tokens/s ({result['embed_tokens_per_s']:.0f} while embedding); "
+                 f"peak RSS {result['peak_rss_mb']:.0f} MiB")
     return 0
+
+
+def print_report(result: dict, as_json: bool, summary: str) -> None:
+    """The result as JSON (``--json``) or as its one-line summary."""
+    print(json.dumps(result, ensure_ascii=False, indent=2) if as_json else summary)
 
 
 def bench_indexing(args: argparse.Namespace) -> dict:
@@ -351,13 +354,11 @@ def cmd_bench_query(args: argparse.Namespace) -> int:
     except RuntimeError as exc:  # the server did not come up; its log tail is in the message
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        print(f"{result['requests']} requests ({result['errors']} errors) in {result['seconds']:.1f}s at concurrency "
-              f"{result['concurrency']}: {result['qps']:.1f} queries/s; latency p50 {result['p50_ms']} ms, "
-              f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms; {result['articles']} articles; "
-              f"server peak RSS {result['server_peak_rss_mb'] or 'n/a'} MiB")
+    print_report(result, args.json,
+                 f"{result['requests']} requests ({result['errors']} errors) in {result['seconds']:.1f}s at concurrency "
+                 f"{result['concurrency']}: {result['qps']:.1f} queries/s; latency p50 {result['p50_ms']} ms, "
+                 f"p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms; {result['articles']} articles; "
+                 f"server peak RSS {result['server_peak_rss_mb'] or 'n/a'} MiB")
     return 0
 
 

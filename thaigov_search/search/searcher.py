@@ -6,74 +6,28 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle, current_generation
+from thaigov_search.core.filters import Filters
 from thaigov_search.core.modes import MODES
 from thaigov_search.core.settings import Settings
 from thaigov_search.core.thai_text import tokenize_for_index
 from thaigov_search.embedding.embedder import Embedder
 from thaigov_search.search.fusion import hybrid_ranking
-from thaigov_search.search.lexical.terms import QueryTerms, article_count, lexical_search, query_terms
+from thaigov_search.search.lexical import make_lexical_engine
+from thaigov_search.search.lexical.terms import QueryTerms, query_terms
+from thaigov_search.search.results import SearchResponse, SearchResult
 from thaigov_search.search.snippets import make_snippet, term_hits
+from thaigov_search.store import queries
 from thaigov_search.store.reader import IndexReader
 
 logger = logging.getLogger(__name__)
 
 CANDIDATES = 100  # documents each retriever contributes before fusion
 PASSAGES_PER_DOC = 4  # at most this many dense passages fetched per wanted document (articles have several)
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrictions on date (ISO, inclusive) and category (exact section name)."""
-
-    date_from: str | None = None
-    date_to: str | None = None
-    category: str | None = None
-
-    def sql(self) -> tuple[str, tuple]:
-        clauses, args = [], []
-        if self.date_from:
-            clauses.append("a.date >= ?")
-            args.append(self.date_from)
-        if self.date_to:
-            clauses.append("a.date <= ?")
-            args.append(self.date_to)
-        if self.category:
-            clauses.append("a.category = ?")
-            args.append(self.category)
-        return " AND ".join(clauses), tuple(args)
-
-    @property
-    def active(self) -> bool:
-        return bool(self.date_from or self.date_to or self.category)
-
-
-@dataclass
-class SearchResult:
-    id: str
-    title: str
-    date: str | None
-    category: str
-    url: str
-    score: float
-    snippet: str
-
-
-@dataclass
-class SearchResponse:
-    query: str
-    took_ms: float
-    total: int
-    results: list[SearchResult] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {"query": self.query, "took_ms": self.took_ms, "total": self.total,
-                "results": [asdict(r) for r in self.results]}
 
 
 def snippet_passage(passages: list[tuple[int, str]], terms: set[str], best_pid: int | None) -> str:
@@ -102,7 +56,7 @@ class Searcher:
         self._embedder = embedder
         self._model_spec = model
         self._count_cache: tuple[int, int] | None = None  # (generation, articles)
-        self.in_memory_lexical = settings.lexical_engine == "memory"
+        self.lexical = make_lexical_engine(settings.lexical_engine, self.reader)
 
     @property
     def embedder(self) -> Embedder:
@@ -118,9 +72,8 @@ class Searcher:
         """Load the model and the word dictionary and run one query so the first user does not pay for it."""
         self.embedder.embed_queries(["warm up"])
         tokenize_for_index("อุ่นเครื่อง warm up")
-        if self.in_memory_lexical:
-            with self.reader.snapshot() as conn:
-                self.reader.lexical.sync(conn)
+        with self.reader.snapshot() as conn:
+            self.lexical.prepare(conn)
 
     # ------------------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid",
@@ -132,16 +85,13 @@ class Searcher:
         self.reader.refresh()
         wanted = max(CANDIDATES, offset + k)
         with self.reader.snapshot() as conn:
-            doc_freq = None
-            if self.in_memory_lexical:
-                self.reader.lexical.sync(conn, current_generation(conn))
-                doc_freq = self.reader.lexical.doc_freq
+            self.lexical.prepare(conn, current_generation(conn))
             n_articles = self._article_count(conn)
-            terms = query_terms(conn, query, n_articles, doc_freq)
-            allowed = self._allowed_pids(conn, filters) if filters.active and mode != "lexical" else None
+            terms = query_terms(query, n_articles, lambda ts: self.lexical.doc_freq(conn, ts))
+            allowed = queries.embedded_pids_matching(conn, filters) if filters.active and mode != "lexical" else None
             dense_docs, best_pid = ({}, {}) if mode == "lexical" else self._dense_docs(
                 conn, query, wanted * self._passages_per_doc(n_articles), allowed)
-            lexical_docs = {} if mode == "dense" else dict(self._lexical_docs(conn, terms, wanted, filters))
+            lexical_docs = {} if mode == "dense" else dict(self.lexical.search(conn, terms, wanted, filters))
             if mode == "dense":
                 ranked = sorted(dense_docs.items(), key=lambda kv: (-kv[1], kv[0]))
             elif mode == "lexical":
@@ -158,17 +108,9 @@ class Searcher:
         generation = self.reader.generation
         cached = self._count_cache
         if cached is None or cached[0] != generation:
-            cached = (generation, article_count(conn))
+            cached = (generation, queries.article_count(conn))
             self._count_cache = cached
         return cached[1]
-
-    def _allowed_pids(self, conn, filters: Filters) -> list[int]:
-        where, args = filters.sql()
-        rows = conn.execute(
-            f"SELECT p.pid FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE p.vector IS NOT NULL AND {where}",
-            args,
-        ).fetchall()
-        return [r[0] for r in rows]
 
     def _passages_per_doc(self, n_articles: int) -> int:
         """Dense hits to fetch per wanted article: one more than the index's vectors per article
@@ -185,8 +127,7 @@ class Searcher:
     def _aggregate(self, conn, hits) -> tuple[dict[int, float], dict[int, int]]:
         if not hits:
             return {}, {}
-        marks = ",".join("?" * len(hits))
-        owner = dict(conn.execute(f"SELECT pid, article_rowid FROM passages WHERE pid IN ({marks})", [h.pid for h in hits]).fetchall())
+        owner = queries.passage_owners(conn, [h.pid for h in hits])
         docs: dict[int, float] = {}
         best: dict[int, int] = {}
         for hit in hits:  # best first, so the first passage seen per article is its best
@@ -198,45 +139,13 @@ class Searcher:
                 best[rowid] = hit.pid
         return docs, best
 
-    def _lexical_docs(self, conn, terms: QueryTerms, wanted: int, filters: Filters) -> list[tuple[int, float]]:
-        """BM25 candidates from the in-memory index, restricted to live (and filter-matching) articles."""
-        if not self.in_memory_lexical:
-            where, args = filters.sql()
-            return lexical_search(conn, terms, wanted, where, args)
-        allowed = None
-        if filters.active:
-            where, args = filters.sql()
-            allowed = np.array([r[0] for r in conn.execute(f"SELECT a.rowid FROM articles a WHERE {where}", args)],
-                               dtype=np.int64)
-        fetch = wanted
-        while True:
-            hits = self.reader.lexical.search(terms, fetch, allowed)
-            live = self._live_rowids(conn, [rowid for rowid, _ in hits])
-            found = [(rowid, score) for rowid, score in hits if rowid in live]
-            if len(found) >= wanted or len(hits) < fetch:  # enough, or nothing more to fetch
-                return found[:wanted]
-            fetch *= 2  # articles deleted since the index was loaded took some places
-
-    @staticmethod
-    def _live_rowids(conn, rowids: list[int]) -> set[int]:
-        if not rowids:
-            return set()
-        marks = ",".join("?" * len(rowids))
-        return {r[0] for r in conn.execute(f"SELECT rowid FROM articles WHERE rowid IN ({marks})", rowids)}
-
     def _results(self, conn, page: list[tuple[int, float]], terms: QueryTerms, best_pid: dict[int, int]) -> list[SearchResult]:
         """The page's articles with snippets (two queries for the whole page, not two per result)."""
         if not page:
             return []
         rowids = [rowid for rowid, _ in page]
-        marks = ",".join("?" * len(rowids))
-        rows = {r[0]: r[1:] for r in conn.execute(
-            f"SELECT rowid, id, title, date, category, url FROM articles WHERE rowid IN ({marks})", rowids)}
-        passages: dict[int, list[tuple[int, str]]] = {}
-        for rowid, pid, text in conn.execute(
-                f"SELECT article_rowid, pid, text FROM passages WHERE article_rowid IN ({marks}) "
-                "ORDER BY article_rowid, position", rowids):
-            passages.setdefault(rowid, []).append((pid, text))
+        rows = queries.result_rows(conn, rowids)
+        passages = queries.passages_of(conn, rowids)
         term_set = set(terms.terms)
         out = []
         for rowid, score in page:
@@ -256,12 +165,11 @@ class Searcher:
         started = time.perf_counter()
         self.reader.refresh()
         with self.reader.snapshot() as conn:
-            row = conn.execute("SELECT rowid, title FROM articles WHERE id = ?", (doc_id,)).fetchone()
+            row = queries.article_rowid_and_title(conn, doc_id)
             if row is None:
                 return None
             rowid, title = row
-            pids = [r[0] for r in conn.execute(
-                "SELECT pid FROM passages WHERE article_rowid = ? AND vector IS NOT NULL ORDER BY position", (rowid,))]
+            pids = queries.embedded_pids_of(conn, rowid)
             if not pids:
                 return SearchResponse(query=title, took_ms=0.0, total=0)
             vectors = self.reader.vectors_of(pids)
@@ -280,14 +188,12 @@ class Searcher:
     def stats(self) -> dict:
         self.reader.refresh()
         with self.reader.snapshot() as conn:
-            articles, passages = conn.execute(
-                "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages)").fetchone()
+            articles, passages = queries.index_counts(conn)
         manifest = self.reader.manifest
         return {"articles": articles, "passages": passages, "model": manifest.model, "dimension": manifest.dimension,
                 "built_at": manifest.built_at}
 
     def categories(self) -> list[dict]:
         self.reader.refresh()
-        rows = self.reader.connection().execute(
-            "SELECT category, count(*) FROM articles GROUP BY category ORDER BY count(*) DESC, category").fetchall()
+        rows = queries.category_counts(self.reader.connection())
         return [{"category": c, "count": n} for c, n in rows]

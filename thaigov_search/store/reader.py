@@ -36,7 +36,6 @@ from indexer.storage import (
     new_vector_index,
     sha256_file,
 )
-from thaigov_search.search.lexical.memory import LexicalIndex
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,6 @@ class IndexReader:
             check_database(conn, self.db_path)
         self.manifest = manifest
         self.dimension = manifest.dimension
-        self.lexical = LexicalIndex(lambda: connect(self.db_path))  # built on first use
         self.deleted: set[int] = set()
         conn.execute("BEGIN")
         try:
@@ -123,6 +121,15 @@ class IndexReader:
         if rows:
             ids = np.array([r[0] for r in rows], dtype=np.int64)
             self.index.add_with_ids(blobs_to_matrix([r[1] for r in rows], self.dimension), ids)
+
+    @property
+    def identity(self) -> tuple[int, int]:
+        """(device, inode) of the database file as loaded: changes when the index is rebuilt from scratch."""
+        return self._db_identity
+
+    def new_connection(self) -> sqlite3.Connection:
+        """A connection of the caller's own (for work in another thread, e.g. a background rebuild)."""
+        return connect(self.db_path)
 
     @property
     def is_hnsw(self) -> bool:

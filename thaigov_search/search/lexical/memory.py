@@ -21,20 +21,32 @@ Deleted articles are dropped at result time by the caller's existence check.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import repeat
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 
+from thaigov_search.core.filters import Filters
 from thaigov_search.search.lexical.terms import BODY_WEIGHT, TITLE_WEIGHT, QueryTerms
+from thaigov_search.store.fts5 import fts_tokens, lexical_rows
+from thaigov_search.store.queries import (
+    article_rowids_matching,
+    live_rowids,
+    max_article_rowid,
+    read_transaction,
+)
+from thaigov_search.store.reader import IndexReader
+
+if TYPE_CHECKING:
+    import sqlite3
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +82,6 @@ class _Part:
             return None
         start, end = self.freqs.indptr[j], self.freqs.indptr[j + 1]
         return self.freqs.indices[start:end], self.freqs.data[start:end]
-
-
-def fts_tokens(stored: str) -> list[str]:
-    """How FTS5's ``ascii`` tokenizer splits a stored term string: the indexer's terms contain no
-    ASCII separator except the decimal point of numbers (``2.5``), and Latin is already lower case."""
-    return stored.replace(".", " ").split()
 
 
 def build_part(rows: Iterable[tuple[int, str, str]]) -> _Part:
@@ -118,10 +124,6 @@ def build_part(rows: Iterable[tuple[int, str, str]]) -> _Part:
     )
 
 
-def read_rows(conn: sqlite3.Connection, after_rowid: int = 0) -> Iterable[tuple[int, str, str]]:
-    return conn.execute("SELECT rowid, title, body FROM lexical WHERE rowid > ? ORDER BY rowid", (after_rowid,))
-
-
 class LexicalIndex:
     """BM25 search over a base part and an added part; safe to share between threads."""
 
@@ -149,18 +151,18 @@ class LexicalIndex:
             with self._lock:
                 if not self._parts:
                     started = time.perf_counter()
-                    self._parts = (build_part(read_rows(conn)),)
+                    self._parts = (build_part(lexical_rows(conn)),)
                     base = self._parts[0]
                     logger.info("lexical index: %d articles, %d terms in %.1fs", len(base.rowids), len(base.vocab),
                                 time.perf_counter() - started)
             return
-        top = conn.execute("SELECT max(rowid) FROM articles").fetchone()[0] or 0  # same rowids; O(1) here
+        top = max_article_rowid(conn)  # same rowids as the lexical table
         if top <= parts[-1].max_rowid:
             return
         with self._lock:
             parts = self._parts
             base = parts[0]
-            added = build_part(read_rows(conn, base.max_rowid))
+            added = build_part(lexical_rows(conn, base.max_rowid))
             self._parts = (base, added)
             if len(added.rowids) > max(REBUILD_MIN_DOCS, REBUILD_SHARE * len(base.rowids)) and not self._rebuilding:
                 self._rebuilding = True
@@ -170,9 +172,8 @@ class LexicalIndex:
         try:
             conn = self._connect()
             try:
-                conn.execute("BEGIN")
-                fresh = build_part(read_rows(conn))
-                conn.execute("COMMIT")
+                with read_transaction(conn):
+                    fresh = build_part(lexical_rows(conn))
             finally:
                 conn.close()
             with self._lock:
@@ -233,6 +234,46 @@ class LexicalIndex:
             rowids, scores = rowids[keep], scores[keep]
         order = np.lexsort((rowids, -scores))
         return [(int(rowids[i]), float(scores[i])) for i in order]
+
+
+
+class MemoryEngine:
+    """:class:`~thaigov_search.search.lexical.engine.LexicalEngine` from a :class:`LexicalIndex` of ``reader``'s
+    index; a new one (built on first use) when the index directory is rebuilt from scratch."""
+
+    def __init__(self, reader: IndexReader):
+        self._reader = reader
+        self._lock = threading.Lock()
+        self._identity: tuple[int, int] | None = None
+        self._index: LexicalIndex | None = None
+
+    @property
+    def index(self) -> LexicalIndex:
+        with self._lock:
+            if self._index is None or self._identity != self._reader.identity:
+                self._identity = self._reader.identity
+                self._index = LexicalIndex(self._reader.new_connection)
+            return self._index
+
+    def prepare(self, conn: sqlite3.Connection, generation: int | None = None) -> None:
+        self.index.sync(conn, generation)
+
+    def doc_freq(self, conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
+        return self.index.doc_freq(terms)
+
+    def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters) -> list[tuple[int, float]]:
+        """Candidates restricted to live (and filter-matching) articles: the loaded index may still
+        hold articles deleted since, which take places, so fetch more until ``k`` live ones are found."""
+        index = self.index
+        allowed = article_rowids_matching(conn, filters) if filters.active else None
+        fetch = k
+        while True:
+            hits = index.search(terms, fetch, allowed)
+            live = live_rowids(conn, [rowid for rowid, _ in hits])
+            found = [(rowid, score) for rowid, score in hits if rowid in live]
+            if len(found) >= k or len(hits) < fetch:  # enough, or nothing more to fetch
+                return found[:k]
+            fetch *= 2  # articles deleted since the index was loaded took some places
 
 
 def _filter_after(part: _Part, rowid: int) -> _Part:

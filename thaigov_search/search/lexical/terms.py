@@ -1,18 +1,17 @@
-"""BM25 over the FTS5 table: query building, document frequencies, filtered search.
+"""A query's BM25 terms: split as the index splits text, with their document frequencies.
 
-The index stores PyThaiNLP tokens joined by spaces and FTS5's ``ascii`` tokenizer splits only
-on ASCII separators, so Thai words stay whole. Query tokens are quoted, so FTS syntax in user
-input (``AND``, ``*``, ``"``, ``:``) is always literal text.
+Both engines (:mod:`.fts5`, :mod:`.memory`) score the same :class:`QueryTerms`, so the idf and the
+term list are computed once per query whichever engine answers it.
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from thaigov_search.core.thai_text import tokenize_for_index
+from thaigov_search.store.fts5 import fts_terms, match_expression
 
 TITLE_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
@@ -52,70 +51,14 @@ class QueryTerms:
 
     def match_expression(self) -> str | None:
         """An OR query of the quoted terms that occur in the index (None when none do)."""
-        present = [t for t in self.terms if self.doc_freq.get(t, 0) > 0]
-        if not present:
-            return None
-        return " OR ".join(quote(t) for t in present)
+        return match_expression(t for t in self.terms if self.doc_freq.get(t, 0) > 0)
 
 
-def quote(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
-def fts_terms(token: str) -> list[str]:
-    """How FTS5's ascii tokenizer splits one of our tokens (ASCII punctuation separates)."""
-    out, cur = [], []
-    for ch in token:
-        if ord(ch) < 128 and not ch.isalnum():
-            if cur:
-                out.append("".join(cur))
-                cur = []
-        else:
-            cur.append(ch.lower() if ord(ch) < 128 else ch)
-    if cur:
-        out.append("".join(cur))
-    return out
-
-
-def article_count(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
-
-
-def query_terms(conn: sqlite3.Connection, query: str, n_docs: int | None = None,
-                doc_freq: Callable[[Sequence[str]], dict[str, int]] | None = None) -> QueryTerms:
-    """The query's terms with their document frequencies; ``n_docs`` may come from a cache and
-    ``doc_freq`` from the in-memory index (:mod:`thaigov_search.search.lexical.memory`)."""
+def query_terms(query: str, n_docs: int, doc_freq: Callable[[Sequence[str]], dict[str, int]]) -> QueryTerms:
+    """The query's distinct terms (at most MAX_QUERY_TERMS) with ``doc_freq``'s frequencies over ``n_docs``."""
     seen: dict[str, None] = {}
     for token in tokenize_for_index(query):
         for term in fts_terms(token):
             seen.setdefault(term, None)
     terms = tuple(list(seen)[:MAX_QUERY_TERMS])
-    if n_docs is None:
-        n_docs = article_count(conn)
-    frequencies: dict[str, int] = {}
-    if terms and doc_freq is not None:
-        frequencies = doc_freq(terms)
-    elif terms:
-        marks = ",".join("?" * len(terms))
-        frequencies = dict(conn.execute(f"SELECT term, doc FROM lexical_vocab WHERE term IN ({marks})", terms).fetchall())
-    return QueryTerms(terms, frequencies, n_docs)
-
-
-def lexical_search(
-    conn: sqlite3.Connection, terms: QueryTerms, limit: int, where_sql: str = "", where_args: tuple = ()
-) -> list[tuple[int, float]]:
-    """(article rowid, BM25 score) best first, by FTS5 itself; BM25 score is positive (higher is better).
-
-    The service uses :class:`thaigov_search.search.lexical.memory.LexicalIndex` (same scores, far faster on
-    large indexes); this is the reference it is tested against, and the tuning scripts' path."""
-    expr = terms.match_expression()
-    if expr is None:
-        return []
-    sql = (
-        f"SELECT lexical.rowid, -bm25(lexical, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS score FROM lexical "
-        + ("JOIN articles a ON a.rowid = lexical.rowid " if where_sql else "")
-        + "WHERE lexical MATCH ? "
-        + (f"AND {where_sql} " if where_sql else "")
-        + f"ORDER BY bm25(lexical, {TITLE_WEIGHT}, {BODY_WEIGHT}) LIMIT ?"
-    )
-    return [(int(r), float(s)) for r, s in conn.execute(sql, (expr, *where_args, limit)).fetchall()]
+    return QueryTerms(terms, doc_freq(terms) if terms else {}, n_docs)

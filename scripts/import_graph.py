@@ -1,0 +1,44 @@
+"""Print the import graph of packages, grouped by module-path depth, and any cycle between groups.
+
+    python scripts/import_graph.py thaigov_search            # layers: thaigov_search.core -> ...
+    python scripts/import_graph.py --depth 3 thaigov_search  # one level deeper
+
+Runs grimp (the graph library under import-linter), so it reads the source, runs nothing, and
+leaves out imports made under ``if TYPE_CHECKING:``. ``lint-imports`` checks the layer contracts of
+pyproject.toml; this shows the graph those contracts constrain (docs/design.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+
+import grimp
+
+
+def group_edges(packages: list[str], depth: int) -> dict[tuple[str, str], int]:
+    """(importer group, imported group) -> number of module-to-module imports between them."""
+    graph = grimp.build_graph(*packages, include_external_packages=False, exclude_type_checking_imports=True)
+    edges: dict[tuple[str, str], int] = defaultdict(int)
+    for importer in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(importer):
+            a, b = ".".join(importer.split(".")[:depth]), ".".join(imported.split(".")[:depth])
+            if a != b:
+                edges[(a, b)] += 1
+    return edges
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("packages", nargs="+")
+    parser.add_argument("--depth", type=int, default=2, help="module-path parts that make a group (default 2)")
+    args = parser.parse_args()
+    edges = group_edges(args.packages, args.depth)
+    for (a, b), n in sorted(edges.items()):
+        print(f"{a:36s} -> {b:36s} ({n} import{'s' if n > 1 else ''})")
+    cycles = sorted(f"{a} <-> {b}" for (a, b) in edges if (b, a) in edges and a < b)
+    print("\ncycles between groups:", ", ".join(cycles) or "none")
+
+
+if __name__ == "__main__":
+    main()
