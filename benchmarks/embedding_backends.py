@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if importlib.util.find_spec("indexer") is None:  # run from a checkout without `pip install -e .`
+if importlib.util.find_spec("thaigov_search") is None:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "thaigov-news-10k.jsonl.xz"

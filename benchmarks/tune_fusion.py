@@ -17,9 +17,9 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
+from thaigov_search.cli.evaluation import load_beir, ndcg_at_k
 from thaigov_search.core.filters import Filters
 from thaigov_search.core.settings import Settings
-from thaigov_search.evaluation import load_beir, ndcg_at_k
 from thaigov_search.search import fusion
 from thaigov_search.search.lexical.fts5 import Fts5Engine
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms

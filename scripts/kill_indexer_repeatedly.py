@@ -49,8 +49,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from indexer.storage import DB_NAME, IndexError_, Manifest, content_hash, sha256_file  # noqa: E402
 from thaigov_search.core.article import Article  # noqa: E402
+from thaigov_search.store.writer import DB_NAME, IndexError_, Manifest, content_hash, sha256_file  # noqa: E402
 
 DEMO = REPO / "tests" / "fixtures" / "demo-sample.jsonl.gz"
 CHECK_QUERY = "รัฐบาล การประชุม"
@@ -85,7 +85,7 @@ def load_articles(path: Path = DEMO, limit: int | None = None) -> list[Article]:
 
 def expected_of(articles: Iterable[Article], embedder, settings) -> dict[str, Expected]:
     """Passages exactly as the indexer cuts them (same function, same tokenizer, same settings)."""
-    from indexer.pipeline import chunk_for_index, chunking_key
+    from thaigov_search.indexing.pipeline import chunk_for_index, chunking_key
 
     key = chunking_key(settings)
     out = {}
@@ -314,9 +314,9 @@ def run(
     log=print,
 ) -> dict:
     """Kill the indexer ``kills`` times, checking the index after each kill; then finish and check it."""
-    from indexer.pipeline import run_index
     from thaigov_search.core.settings import Settings
     from thaigov_search.embedding.embedder import Embedder
+    from thaigov_search.indexing.pipeline import run_index
     from thaigov_search.search.searcher import Searcher
 
     rng = random.Random(seed)

@@ -53,7 +53,7 @@ from kill_indexer_repeatedly import (  # noqa: E402
     set_torch_threads,
 )
 
-from thaigov_search.bench import free_port  # noqa: E402
+from thaigov_search.cli.bench import free_port  # noqa: E402
 
 WRONG_KEY = "wrong-key-d41d8cd98f"
 
@@ -65,7 +65,7 @@ def payload(article) -> dict:
 
 def stored_form(payloads: list[dict]):
     """The Article the server stores for a payload (the server's own parsing function)."""
-    from search_api.app import ArticleIn, article_from_item
+    from thaigov_search.api.app import ArticleIn, article_from_item
 
     return [article_from_item(ArticleIn(**p)) for p in payloads]
 
@@ -343,9 +343,9 @@ def run(
 
 def build_base_index(index_dir: Path, n: int, embedder=None) -> None:
     """A small starting index: the last ``n`` articles of the demo sample (the writes use the first ones)."""
-    from indexer.pipeline import Indexer
     from thaigov_search.core.settings import Settings
     from thaigov_search.embedding.embedder import Embedder
+    from thaigov_search.indexing.pipeline import Indexer
 
     settings = Settings(max_passages_per_article=1)
     embedder = embedder or Embedder(settings.model, settings.home)

@@ -27,8 +27,8 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from search_api.app import create_app
 from tests.test_api import running
+from thaigov_search.api.app import create_app
 from thaigov_search.core.settings import Settings
 from thaigov_search.search.searcher import Searcher
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from indexer.pipeline import Indexer
 from thaigov_search.core.article import Article
 from thaigov_search.core.filters import Filters
 from thaigov_search.core.settings import Settings
+from thaigov_search.indexing.pipeline import Indexer
 from thaigov_search.search.lexical.fts5 import Fts5Engine
 from thaigov_search.search.lexical.memory import MemoryEngine
 from thaigov_search.search.lexical.terms import query_terms

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from thaigov_search.evaluation import evaluate, load_beir
+from thaigov_search.cli.evaluation import evaluate, load_beir
 
 TINY = Path(__file__).parent / "fixtures" / "tiny-beir"
 

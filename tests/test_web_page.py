@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from search_api.app import create_app
 from tests.test_api import EGOV_FORUM, running
+from thaigov_search.api.app import create_app
 from thaigov_search.core.settings import Settings
 from thaigov_search.search.searcher import Searcher
 

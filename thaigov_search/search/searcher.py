@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle, current_generation
 from thaigov_search.core.filters import Filters
 from thaigov_search.core.modes import MODES
 from thaigov_search.core.settings import Settings
@@ -23,6 +22,12 @@ from thaigov_search.search.results import SearchResponse, SearchResult
 from thaigov_search.search.snippets import make_snippet, term_hits
 from thaigov_search.store import queries
 from thaigov_search.store.reader import IndexReader
+from thaigov_search.store.writer import (
+    IndexCorruptError,
+    ModelMismatchError,
+    StoredArticle,
+    current_generation,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer.storage import (
+from thaigov_search.store.writer import (
     ARTICLE_COLUMNS,
     DB_NAME,
     HNSW_EF_SEARCH,

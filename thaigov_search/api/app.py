@@ -196,7 +196,7 @@ class ServiceState:
     def indexer(self):
         """The shared incremental writer; uses the searcher's model (loaded once). Call under write_lock."""
         if self._indexer is None:
-            from indexer.pipeline import Indexer
+            from thaigov_search.indexing.pipeline import Indexer
 
             self._indexer = Indexer(self.index_dir, self.settings, embedder=self.require().embedder,
                                     eager_snapshots=False)  # readers replay small deltas; no HNSW rebuild per POST
@@ -568,7 +568,7 @@ def serve(index_dir: Path, settings: Settings) -> None:
     """Serve the API and page with uvicorn until interrupted (the index loads in the background)."""
     import uvicorn
 
-    from indexer.storage import Manifest
+    from thaigov_search.store.writer import Manifest
 
     Manifest.read(Path(index_dir))  # a missing index is a clear error now, not a 503 forever
     import torch

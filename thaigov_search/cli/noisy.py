@@ -5,8 +5,8 @@ Races and lock starvation hide on a quiet machine: the indexer's tokenizer race 
 So the concurrency, crash and load tests run their work inside :func:`noisy_neighbour`, and so can
 any command::
 
-    python -m thaigov_search.noisy -- make demo-index      # every core busy while it runs
-    python -m thaigov_search.noisy --procs 4 -- thaigov-search index ...
+    python -m thaigov_search.cli.noisy -- make demo-index      # every core busy while it runs
+    python -m thaigov_search.cli.noisy --procs 4 -- thaigov-search index ...
 
 The spinners are separate processes (no GIL shared with the code under test), one per core the
 process may use (affinity) unless told otherwise, at normal priority, and each stops by itself after
@@ -61,7 +61,7 @@ def noisy_neighbour(procs: int | None = None, max_seconds: float = 1800.0) -> It
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m thaigov_search.noisy",
+        prog="python -m thaigov_search.cli.noisy",
         description="Run a command while other processes keep every core busy.",
     )
     parser.add_argument("--procs", type=int, default=None, help="spinner processes (default: one per core)")
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = [c for c in args.command if c != "--"] if args.command[:1] == ["--"] else args.command
     if not command:
-        parser.error("give the command to run after --, e.g. python -m thaigov_search.noisy -- make demo-index")
+        parser.error("give the command to run after --, e.g. python -m thaigov_search.cli.noisy -- make demo-index")
     with noisy_neighbour(args.procs, args.max_seconds):
         return subprocess.call(command)
 

@@ -220,8 +220,8 @@ def index_corpus(data: BeirSet, index_dir: Path, settings: Settings, embedder=No
     """Index the corpus with the normal write path; returns (IndexReport, Indexer embedder or None)."""
     from tqdm import tqdm
 
-    from indexer.pipeline import Indexer, IndexReport
     from thaigov_search.indexing.parsing import EmptyArticleError, article_from_fields
+    from thaigov_search.indexing.pipeline import Indexer, IndexReport
 
     started = time.perf_counter()
     total = IndexReport()
@@ -316,7 +316,7 @@ def format_table(results: Sequence[ModeResult]) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from thaigov_search.cli import settings_from
+    from thaigov_search.cli.main import settings_from
 
     data = load_beir(Path(args.corpus), Path(args.queries), Path(args.qrels))
     if args.limit_queries is not None and args.limit_queries < 1:

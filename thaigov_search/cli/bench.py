@@ -32,7 +32,7 @@ from urllib.parse import urlencode, urlsplit
 
 from thaigov_search.core.modes import BACKENDS, MODES
 
-DEFAULT_QUERIES_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "queries.txt"
+DEFAULT_QUERIES_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "queries.txt"
 # Used when benchmarks/queries.txt is not there (an installed wheel); the file has ~50 queries.
 FALLBACK_QUERIES = (
     "มติคณะรัฐมนตรี", "นายกรัฐมนตรีลงพื้นที่ตรวจราชการ", "การแก้ไขปัญหาน้ำท่วมภาคเหนือ",
@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _usage_error(message: str) -> Exception:
-    from thaigov_search.cli import UsageError
+    from thaigov_search.cli.main import UsageError
 
     return UsageError(message)
 
@@ -114,9 +114,9 @@ def print_report(result: dict, as_json: bool, summary: str) -> None:
 
 def bench_indexing(args: argparse.Namespace) -> dict:
     """Run the real indexer on the input into a throw-away index; the model loads before the clock starts."""
-    from indexer.pipeline import run_index
-    from thaigov_search.cli import settings_from
+    from thaigov_search.cli.main import settings_from
     from thaigov_search.embedding.embedder import Embedder
+    from thaigov_search.indexing.pipeline import run_index
 
     for raw in args.input:
         if not Path(raw).exists():

@@ -30,7 +30,7 @@ def print_json(data: object) -> None:
 
 # --------------------------------------------------------------------------------- commands
 def cmd_index(args: argparse.Namespace) -> int:
-    from indexer.pipeline import run_index
+    from thaigov_search.indexing.pipeline import run_index
 
     if not args.input and not args.delete:
         raise UsageError("Nothing to do: give --input PATH ... and/or --delete ID ...")
@@ -110,7 +110,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from search_api.app import serve
+    from thaigov_search.api.app import serve
 
     serve(Path(args.index_dir), settings_from(args))
     return 0
@@ -187,13 +187,13 @@ def extra_commands() -> list[Callable]:
     """Subcommands that live next to their implementation (eval, bench)."""
     found = []
     try:
-        from thaigov_search.evaluation import register as register_eval
+        from thaigov_search.cli.evaluation import register as register_eval
 
         found.append(register_eval)
     except ImportError:
         pass
     try:
-        from thaigov_search.bench import register as register_bench
+        from thaigov_search.cli.bench import register as register_bench
 
         found.append(register_bench)
     except ImportError:
@@ -208,8 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from indexer.storage import IndexError_
     from thaigov_search.embedding.embedder import quiet_libraries
+    from thaigov_search.store.writer import IndexError_
 
     quiet_libraries()
     try:
