@@ -24,13 +24,8 @@ import numpy as np
 
 from thaigov_search.core.settings import Settings
 from thaigov_search.embedding.embedder import Embedder
-from thaigov_search.store.writer import (
-    HNSW_EF_CONSTRUCTION,
-    HNSW_EF_SEARCH,
-    HNSW_M,
-    Manifest,
-    build_vector_index,
-)
+from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, build_vector_index
 
 # Candidate depth the search service asks FAISS for (searcher.CANDIDATES * PASSAGES_PER_DOC).
 SERVICE_FETCH = 400

@@ -50,7 +50,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from thaigov_search.core.article import Article  # noqa: E402
-from thaigov_search.store.writer import DB_NAME, IndexError_, Manifest, content_hash, sha256_file  # noqa: E402
+from thaigov_search.core.files import sha256_file  # noqa: E402
+from thaigov_search.store.manifest import Manifest  # noqa: E402
+from thaigov_search.store.schema import DB_NAME, IndexError_  # noqa: E402
+from thaigov_search.store.writer import content_hash  # noqa: E402
 
 DEMO = REPO / "tests" / "fixtures" / "demo-sample.jsonl.gz"
 CHECK_QUERY = "รัฐบาล การประชุม"

@@ -35,7 +35,8 @@ from thaigov_search.api.app import create_app
 from thaigov_search.cli import main
 from thaigov_search.core.settings import Settings
 from thaigov_search.search.searcher import Searcher
-from thaigov_search.store.writer import IndexCorruptError, Manifest
+from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.schema import IndexCorruptError
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 API_KEY = "reliability-key-3c9e1d7a"

@@ -568,7 +568,7 @@ def serve(index_dir: Path, settings: Settings) -> None:
     """Serve the API and page with uvicorn until interrupted (the index loads in the background)."""
     import uvicorn
 
-    from thaigov_search.store.writer import Manifest
+    from thaigov_search.store.manifest import Manifest
 
     Manifest.read(Path(index_dir))  # a missing index is a clear error now, not a 503 forever
     import torch

@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from thaigov_search.embedding.embedder import quiet_libraries
-    from thaigov_search.store.writer import IndexError_
+    from thaigov_search.store.schema import IndexError_
 
     quiet_libraries()
     try:

@@ -24,7 +24,8 @@ from thaigov_search.embedding.embedder import Embedder
 from thaigov_search.indexing.chunking import chunk_article
 from thaigov_search.indexing.parsing import EmptyArticleError, parse_record
 from thaigov_search.indexing.sources import ReadStats, iter_records
-from thaigov_search.store.writer import IndexWriter, Manifest, content_hash
+from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.writer import IndexWriter, content_hash
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class Indexer:
             manifest_path = self.index_dir / "manifest.json"
             if manifest_path.exists():
                 manifest = Manifest.read(self.index_dir)
-                from thaigov_search.store.writer import ensure_same_model
+                from thaigov_search.store.manifest import ensure_same_model
 
                 ensure_same_model(manifest, self.settings.model, None, self.index_dir)
                 dimension = manifest.dimension

@@ -22,7 +22,7 @@ from thaigov_search.search.results import SearchResponse, SearchResult
 from thaigov_search.search.snippets import make_snippet, term_hits
 from thaigov_search.store import queries
 from thaigov_search.store.reader import IndexReader
-from thaigov_search.store.writer import (
+from thaigov_search.store.schema import (
     IndexCorruptError,
     ModelMismatchError,
     StoredArticle,

@@ -21,21 +21,19 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from thaigov_search.store.writer import (
+from thaigov_search.core.files import sha256_file
+from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.schema import (
     ARTICLE_COLUMNS,
     DB_NAME,
-    HNSW_EF_SEARCH,
     IndexCorruptError,
-    Manifest,
     StoredArticle,
     blobs_to_matrix,
-    build_vector_index,
     check_database,
     connect,
     current_generation,
-    new_vector_index,
-    sha256_file,
 )
+from thaigov_search.store.vectors import HNSW_EF_SEARCH, build_vector_index, new_vector_index
 
 logger = logging.getLogger(__name__)
 
