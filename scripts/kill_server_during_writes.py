@@ -65,7 +65,8 @@ def payload(article) -> dict:
 
 def stored_form(payloads: list[dict]):
     """The Article the server stores for a payload (the server's own parsing function)."""
-    from thaigov_search.api.app import ArticleIn, article_from_item
+    from thaigov_search.api.schemas import ArticleIn
+    from thaigov_search.api.writes import article_from_item
 
     return [article_from_item(ArticleIn(**p)) for p in payloads]
 
