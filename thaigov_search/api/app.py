@@ -30,12 +30,11 @@ from thaigov_search.api.schemas import ErrorOut
 from thaigov_search.api.state import ServiceState
 from thaigov_search.api.writes import add_write_routes
 from thaigov_search.core.settings import Settings
-from thaigov_search.search.searcher import MODES, Searcher
+from thaigov_search.search.searcher import Searcher
 
 logger = logging.getLogger(__name__)
 
 
-assert set(MODES) == {"hybrid", "dense", "lexical"}
 
 
 def create_app(index_dir: Path, settings: Settings, searcher: Searcher | None = None) -> FastAPI:

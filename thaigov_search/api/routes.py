@@ -6,7 +6,6 @@ Searches run in the threadpool under ``settings.request_timeout_s`` (504 on over
 from __future__ import annotations
 
 import asyncio
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,14 +23,14 @@ from thaigov_search.api.schemas import (
     DocId,
     DocumentOut,
     HealthOut,
-    Mode,
-    SearchOut,
     StatsOut,
 )
 from thaigov_search.api.state import ServiceState
+from thaigov_search.core.filters import Filters
+from thaigov_search.core.modes import SearchMode
 from thaigov_search.core.settings import Settings
-from thaigov_search.search.searcher import Filters
-from thaigov_search.search.validation import clean_query, validate_date_range
+from thaigov_search.search.results import SearchResponse
+from thaigov_search.search.validation import clean_query, has_control_chars, validate_date_range
 
 STATIC_DIR = Path(__file__).parent / "static"
 PAGE_HEADERS = {
@@ -59,14 +58,14 @@ async def in_threadpool(settings: Settings, fn: Callable[..., T], *args: Any) ->
 
 
 def check_text(value: str | None, name: str) -> str | None:
-    if value is not None and any(unicodedata.category(ch) == "Cc" for ch in value):
+    if value is not None and has_control_chars(value):
         raise HTTPException(422, f"{name} contains control characters")
     return value or None
 
 
 def search_params(
     q: Annotated[str, Query(description="The query, Thai or English.", examples=["การประชุมรัฐบาลดิจิทัล"])],
-    mode: Annotated[Mode, Query(description="hybrid, dense (meaning only) or lexical (BM25 only).")] = "hybrid",
+    mode: Annotated[SearchMode, Query(description="hybrid, dense (meaning only) or lexical (BM25 only).")] = "hybrid",
     date_from: Annotated[str | None, Query(description="Earliest date, YYYY-MM-DD (inclusive).")] = None,
     date_to: Annotated[str | None, Query(description="Latest date, YYYY-MM-DD (inclusive).")] = None,
     category: Annotated[str | None, Query(max_length=MAX_CATEGORY_CHARS, description="Exact category (see /categories).")] = None,
@@ -82,20 +81,19 @@ def search_params(
 def add_read_routes(app: FastAPI, state: ServiceState) -> None:
     settings = state.settings
 
-    @app.get("/search", response_model=SearchOut, responses=ERRORS, tags=["search"])
+    @app.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
     async def search(
         params: Annotated[tuple[str, str, Filters], Depends(search_params)],
         k: Annotated[int, Query(ge=1, le=settings.max_k, description="Results per page.")] = 10,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Results to skip (pagination).")] = 0,
-    ) -> SearchOut:
+    ) -> SearchResponse:
         """Ranked releases for a query; each with a snippet whose matched words are in `<mark>`."""
         q, mode, filters = params
         try:
             query = clean_query(q, settings.max_query_chars)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        response = await in_threadpool(settings, state.require().search, query, k, offset, mode, filters)
-        return SearchOut.model_validate(response.to_dict())
+        return await in_threadpool(settings, state.require().search, query, k, offset, mode, filters)
 
     @app.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS, tags=["documents"])
     async def get_document(doc_id: DocId) -> DocumentOut:
@@ -106,16 +104,16 @@ def add_read_routes(app: FastAPI, state: ServiceState) -> None:
         return DocumentOut(id=article.id, title=article.title, date=article.date, category=article.category,
                            url=article.url, language=article.language, body=article.body)
 
-    @app.get("/documents/{doc_id}/similar", response_model=SearchOut, responses=ERRORS, tags=["documents"])
+    @app.get("/documents/{doc_id}/similar", response_model=SearchResponse, responses=ERRORS, tags=["documents"])
     async def similar(
         doc_id: DocId,
         k: Annotated[int, Query(ge=1, le=settings.max_k, description="Related releases to return.")] = 10,
-    ) -> SearchOut:
+    ) -> SearchResponse:
         """Related releases (nearest by meaning), never the release itself."""
         response = await in_threadpool(settings, state.require().similar, doc_id, k)
         if response is None:
             raise HTTPException(404, f"no document with id {doc_id!r} in this index")
-        return SearchOut.model_validate(response.to_dict())
+        return response
 
     @app.get("/categories", response_model=list[CategoryOut], responses=ERRORS, tags=["index"])
     async def categories() -> list[CategoryOut]:

@@ -22,29 +22,11 @@ pydantic checks the pattern with its Rust regex engine.)
 """
 MAX_OFFSET = 10_000
 MAX_CATEGORY_CHARS = 200
-Mode = Literal["hybrid", "dense", "lexical"]
 DocId = Annotated[str, PathParam(pattern=ID_PATTERN, description="Document id, e.g. tg012535.")]
 
 
 class ErrorOut(BaseModel):
     detail: str = Field(description="Why the request failed, in words a user can act on.")
-
-
-class SearchHit(BaseModel):
-    id: str
-    title: str
-    date: str | None = Field(description="ISO YYYY-MM-DD (Gregorian), or null when the release has no date.")
-    category: str
-    url: str = Field(description="Source URL on thaigov.go.th (may be empty).")
-    score: float
-    snippet: str = Field(description="HTML: escaped text; matched words wrapped in <mark>. No other tags.")
-
-
-class SearchOut(BaseModel):
-    query: str
-    took_ms: float
-    total: int = Field(description="Matching articles in all (for pagination).")
-    results: list[SearchHit]
 
 
 class DocumentOut(BaseModel):

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import hmac
 import json
-import unicodedata
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import APIKeyHeader
@@ -16,9 +15,11 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from thaigov_search.api.errors import describe_validation
-from thaigov_search.api.routes import T
 from thaigov_search.api.schemas import ARTICLE_LIST, ERRORS, ArticleIn, DocId, ErrorOut, WriteOut
 from thaigov_search.api.state import ServiceState
+from thaigov_search.search.validation import has_control_chars
+
+T = TypeVar("T")
 
 
 def add_write_routes(app: FastAPI, state: ServiceState) -> None:
@@ -108,7 +109,7 @@ def article_from_item(item: ArticleIn):
     from thaigov_search.indexing.parsing import article_from_fields
 
     for name in ("title", "category", "url"):
-        if any(unicodedata.category(ch) == "Cc" for ch in getattr(item, name)):
+        if has_control_chars(getattr(item, name)):
             raise ValueError(f"{name} contains control characters")
     article = article_from_fields(item.id, item.model_dump(exclude={"id"}, exclude_none=True))
     if item.date and item.date.strip() and article.date is None:

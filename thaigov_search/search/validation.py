@@ -23,9 +23,14 @@ def validate_date_range(date_from: str | None, date_to: str | None) -> tuple[str
     return start, end
 
 
+def has_control_chars(text: str, allowed: str = "") -> bool:
+    """True when ``text`` holds a control character (Unicode category Cc) other than those in ``allowed``."""
+    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
+
+
 def clean_query(query: str, max_chars: int) -> str:
     """Reject empty, too long or control-character queries; return it stripped."""
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in query):
+    if has_control_chars(query, allowed="\t\n\r"):
         raise ValueError("the query contains control characters")
     stripped = query.strip()
     if not stripped:
