@@ -18,14 +18,55 @@ import grimp
 
 def group_edges(packages: list[str], depth: int) -> dict[tuple[str, str], int]:
     """(importer group, imported group) -> number of module-to-module imports between them."""
-    graph = grimp.build_graph(*packages, include_external_packages=False, exclude_type_checking_imports=True)
     edges: dict[tuple[str, str], int] = defaultdict(int)
-    for importer in graph.modules:
-        for imported in graph.find_modules_directly_imported_by(importer):
-            a, b = ".".join(importer.split(".")[:depth]), ".".join(imported.split(".")[:depth])
-            if a != b:
-                edges[(a, b)] += 1
+    for importer, imported in module_edges(packages):
+        a, b = ".".join(importer.split(".")[:depth]), ".".join(imported.split(".")[:depth])
+        if a != b:
+            edges[(a, b)] += 1
     return edges
+
+
+def module_edges(packages: list[str]) -> list[tuple[str, str]]:
+    graph = grimp.build_graph(*packages, include_external_packages=False, exclude_type_checking_imports=True)
+    return [(a, b) for a in graph.modules for b in graph.find_modules_directly_imported_by(a)]
+
+
+def cycles(edges: list[tuple[str, str]]) -> list[list[str]]:
+    """Strongly connected components of more than one node (Tarjan): every import cycle."""
+    succ: dict[str, list[str]] = defaultdict(list)
+    for a, b in edges:
+        succ[a].append(b)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in succ[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in list(succ):
+        if v not in index:
+            visit(v)
+    return found
 
 
 def main() -> None:
@@ -36,8 +77,10 @@ def main() -> None:
     edges = group_edges(args.packages, args.depth)
     for (a, b), n in sorted(edges.items()):
         print(f"{a:36s} -> {b:36s} ({n} import{'s' if n > 1 else ''})")
-    cycles = sorted(f"{a} <-> {b}" for (a, b) in edges if (b, a) in edges and a < b)
-    print("\ncycles between groups:", ", ".join(cycles) or "none")
+    pairs = sorted(f"{a} <-> {b}" for (a, b) in edges if (b, a) in edges and a < b)
+    print("\ncycles between groups:", ", ".join(pairs) or "none")
+    loops = cycles(module_edges(args.packages))
+    print("import cycles between modules:", "; ".join(" -> ".join(c) for c in loops) or "none")
 
 
 if __name__ == "__main__":

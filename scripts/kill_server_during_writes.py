@@ -53,7 +53,7 @@ from kill_indexer_repeatedly import (  # noqa: E402
     set_torch_threads,
 )
 
-from thaigov_search.cli.bench import free_port  # noqa: E402
+from thaigov_search.cli.load import free_port  # noqa: E402
 
 WRONG_KEY = "wrong-key-d41d8cd98f"
 

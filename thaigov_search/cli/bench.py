@@ -15,24 +15,21 @@ Numbers depend on the machine and on what else runs on it; docs/performance.md h
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import os
 import resource
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from thaigov_search.cli.common import UsageError, settings_from
+from thaigov_search.cli.load import RssSampler, Server, percentile, request_once, run_load
 from thaigov_search.core.modes import BACKENDS, MODES
 
 DEFAULT_QUERIES_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "queries.txt"
+
+
 # Used when benchmarks/queries.txt is not there (an installed wheel); the file has ~50 queries.
 FALLBACK_QUERIES = (
     "มติคณะรัฐมนตรี", "นายกรัฐมนตรีลงพื้นที่ตรวจราชการ", "การแก้ไขปัญหาน้ำท่วมภาคเหนือ",
@@ -44,7 +41,6 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_REQUESTS = 1_000_000
 
 
-# ----------------------------------------------------------------------------------- register
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bench indexing`` and ``bench query`` to the main parser."""
     bench = subparsers.add_parser("bench", help="Benchmarks: indexing throughput, search latency under load.",
@@ -84,13 +80,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_bench_query)
 
 
-def _usage_error(message: str) -> Exception:
-    from thaigov_search.cli.main import UsageError
-
-    return UsageError(message)
-
-
-# ----------------------------------------------------------------------------------- indexing
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -114,7 +103,6 @@ def print_report(result: dict, as_json: bool, summary: str) -> None:
 
 def bench_indexing(args: argparse.Namespace) -> dict:
     """Run the real indexer on the input into a throw-away index; the model loads before the clock starts."""
-    from thaigov_search.cli.main import settings_from
     from thaigov_search.embedding.embedder import Embedder
     from thaigov_search.indexing.pipeline import run_index
 
@@ -122,9 +110,9 @@ def bench_indexing(args: argparse.Namespace) -> dict:
         if not Path(raw).exists():
             raise FileNotFoundError(f"input not found: {raw}")
     if args.limit is not None and args.limit < 1:
-        raise _usage_error("--limit must be at least 1")
+        raise UsageError("--limit must be at least 1")
     if args.keep_index and Path(args.keep_index).exists():
-        raise _usage_error(f"--keep-index {args.keep_index} already exists; give a new directory")
+        raise UsageError(f"--keep-index {args.keep_index} already exists; give a new directory")
     settings = settings_from(args)
     load_start = time.perf_counter()
     embedder = Embedder.from_settings(settings)
@@ -156,7 +144,6 @@ def bench_indexing(args: argparse.Namespace) -> dict:
     }
 
 
-# -------------------------------------------------------------------------------------- query
 def load_queries(path: Path | None) -> list[str]:
     if path is None:
         if not DEFAULT_QUERIES_FILE.is_file():
@@ -167,185 +154,8 @@ def load_queries(path: Path | None) -> list[str]:
     queries = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
     queries = [q for q in queries if q and not q.startswith("#")]
     if not queries:
-        raise _usage_error(f"{path} has no queries (one per line; # starts a comment)")
+        raise UsageError(f"{path} has no queries (one per line; # starts a comment)")
     return queries
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`thaigov-search serve` in a child process, with its log in a temp file."""
-
-    def __init__(self, index_dir: Path, backend: str | None, model: str | None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="thaigov-bench-serve-", suffix=".log", delete=False)
-        env = dict(os.environ)
-        if backend:
-            env["THAIGOV_SEARCH_BACKEND"] = backend
-        if model:
-            env["THAIGOV_SEARCH_MODEL"] = model
-        cmd = [sys.executable, "-m", "thaigov_search.cli", "serve", "--index-dir", str(index_dir),
-               "--host", "127.0.0.1", "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-
-    def log_tail(self, chars: int = 2000) -> str:
-        try:
-            return Path(self.log.name).read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with status {self.proc.returncode}:\n{self.log_tail()}")
-            status, body = request_once(self.url, "/health", timeout=2.0)
-            if status == 200 and body.get("status") == "ok":
-                return
-            if body.get("status") == "error":
-                raise RuntimeError(f"the server could not open the index: {body.get('detail')}")
-            time.sleep(0.2)
-        raise RuntimeError(f"the server was not ready after {timeout:g}s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully on Ctrl-C
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
-
-
-def request_once(base_url: str, path: str, timeout: float = 10.0) -> tuple[int, dict]:
-    """One GET on a fresh connection; (0, {}) when nothing answered."""
-    parts = urlsplit(base_url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        raw = resp.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = {}
-        return resp.status, body if isinstance(body, dict) else {}
-    except OSError:
-        return 0, {}
-    finally:
-        conn.close()
-
-
-class RssSampler(threading.Thread):
-    """Peak RSS of a process: VmHWM from /proc where there is one, else sampled with psutil."""
-
-    def __init__(self, pid: int, interval: float = 0.2):
-        super().__init__(name="rss-sampler", daemon=True)
-        self.pid = pid
-        self.interval = interval
-        self.peak_bytes = 0
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        try:
-            import psutil
-
-            proc = psutil.Process(self.pid)
-        except Exception:
-            return
-        while not self._stop_event.is_set():
-            try:
-                self.peak_bytes = max(self.peak_bytes, proc.memory_info().rss)
-            except Exception:
-                return
-            self._stop_event.wait(self.interval)
-
-    def peak_mb(self) -> float | None:
-        self._stop_event.set()
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    self.peak_bytes = max(self.peak_bytes, int(line.split()[1]) * 1024)
-        except (OSError, ValueError, IndexError):
-            pass
-        return round(self.peak_bytes / 2**20, 1) if self.peak_bytes else None
-
-
-@dataclass
-class LoadResult:
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    error_samples: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def run_load(base_url: str, queries: list[str], concurrency: int, duration: float, max_requests: int,
-             mode: str, k: int) -> LoadResult:
-    """``concurrency`` threads, each with one keep-alive connection, until time or requests run out."""
-    parts = urlsplit(base_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    result = LoadResult()
-    lock = threading.Lock()
-    issued = 0
-    start = time.perf_counter()
-    deadline = start + duration
-
-    def take() -> int | None:
-        nonlocal issued
-        with lock:
-            if issued >= max_requests or time.perf_counter() >= deadline:
-                return None
-            issued += 1
-            return issued - 1
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection(host, port, timeout=60)
-        try:
-            while (n := take()) is not None:
-                path = "/search?" + urlencode({"q": queries[n % len(queries)], "mode": mode, "k": k})
-                t0 = time.perf_counter()
-                try:
-                    conn.request("GET", path)
-                    resp = conn.getresponse()
-                    resp.read()
-                    ok, why = resp.status == 200, f"HTTP {resp.status}"
-                except (OSError, http.client.HTTPException) as exc:
-                    ok, why = False, f"{type(exc).__name__}: {exc}"
-                    conn.close()
-                    conn = http.client.HTTPConnection(host, port, timeout=60)
-                elapsed_ms = (time.perf_counter() - t0) * 1000
-                with lock:
-                    if ok:
-                        result.latencies_ms.append(elapsed_ms)
-                    else:
-                        result.errors += 1
-                        if len(result.error_samples) < 5:
-                            result.error_samples.append(why)
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=worker, name=f"load-{i}", daemon=True) for i in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    import numpy as np
-
-    return round(float(np.percentile(values, q)), 2)
 
 
 def cmd_bench_query(args: argparse.Namespace) -> int:
@@ -366,22 +176,22 @@ def bench_query(args: argparse.Namespace) -> dict:
     from thaigov_search.core.settings import Settings
 
     if args.concurrency < 1:
-        raise _usage_error("--concurrency must be at least 1")
+        raise UsageError("--concurrency must be at least 1")
     if args.duration <= 0:
-        raise _usage_error("--duration must be positive")
+        raise UsageError("--duration must be positive")
     if args.requests is not None and args.requests < 1:
-        raise _usage_error("--requests must be at least 1")
+        raise UsageError("--requests must be at least 1")
     queries = load_queries(args.queries)
     server: Server | None = None
     sampler: RssSampler | None = None
     if args.url:
         parts = urlsplit(args.url)
         if parts.scheme != "http" or parts.hostname not in LOOPBACK:
-            raise _usage_error(f"--url must be an http:// loopback address (127.0.0.1, localhost, ::1), not {args.url}")
+            raise UsageError(f"--url must be an http:// loopback address (127.0.0.1, localhost, ::1), not {args.url}")
         base_url = f"http://{parts.netloc}"
         status, body = request_once(base_url, "/health")
         if status != 200:
-            raise _usage_error(f"{base_url}/health did not answer 200 (got {status or 'no answer'})")
+            raise UsageError(f"{base_url}/health did not answer 200 (got {status or 'no answer'})")
     else:
         index_dir = Path(args.index_dir)
         if not (index_dir / "manifest.json").is_file():

@@ -33,6 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thaigov_search.cli.common import settings_from
 from thaigov_search.core.modes import BACKENDS, MODES
 from thaigov_search.core.settings import Settings
 
@@ -316,7 +317,6 @@ def format_table(results: Sequence[ModeResult]) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from thaigov_search.cli.main import settings_from
 
     data = load_beir(Path(args.corpus), Path(args.queries), Path(args.qrels))
     if args.limit_queries is not None and args.limit_queries < 1:

@@ -9,19 +9,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from thaigov_search.core.settings import Settings
+from thaigov_search.cli.common import UsageError, settings_from
+from thaigov_search.core.modes import BACKENDS, MODES
 
 logger = logging.getLogger("thaigov_search")
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Environment settings, overridden by the flags the user gave."""
-    overrides = {}
-    for flag in ("model", "backend", "passage_tokens", "max_passages_per_article", "batch_size", "host", "port"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            overrides[flag] = value
-    return Settings(**overrides)
 
 
 def print_json(data: object) -> None:
@@ -52,7 +43,7 @@ def open_searcher(args: argparse.Namespace):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from thaigov_search.search.searcher import Filters
+    from thaigov_search.core.filters import Filters
     from thaigov_search.search.validation import validate_date_range
 
     date_from, date_to = validate_date_range(args.date_from, args.date_to)
@@ -116,10 +107,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-class UsageError(Exception):
-    """A mistake the user can fix; printed without a traceback."""
-
-
 # ----------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thaigov-search", description=__doc__)
@@ -138,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", nargs="+", help="shared JSONL (.jsonl/.xz/.gz), generic JSONL, or a directory of .txt files")
     index_dir(p)
     p.add_argument("--model", help="'default' (embedded e5-small), a sentence-transformers id, or a local path")
-    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], help="embedding backend")
+    p.add_argument("--backend", choices=BACKENDS, help="embedding backend")
     p.add_argument("--limit", type=int, help="index at most N articles")
     p.add_argument("--delete", nargs="+", metavar="ID", help="remove these article ids")
     p.add_argument("--passage-tokens", type=int, dest="passage_tokens", help="passage size in model tokens (default 256)")
@@ -151,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     index_dir(p)
     p.add_argument("query")
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--date-from")
     p.add_argument("--date-to")
     p.add_argument("--category")

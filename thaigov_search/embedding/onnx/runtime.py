@@ -89,7 +89,7 @@ class OnnxSentenceEncoder:
         import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        from thaigov_search.embedding.embedder import counting_tokenizer
+        from thaigov_search.embedding.tokens import counting_tokenizer
 
         self.folder = Path(folder)
         self.onnx_file = Path(onnx_file)
