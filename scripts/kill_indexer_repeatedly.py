@@ -327,7 +327,7 @@ def run(
     settings = Settings(max_passages_per_article=max_passages, commit_every=commit_every)
     set_torch_threads(threads)
     if embedder is None:
-        embedder = Embedder(settings.model, settings.home)
+        embedder = Embedder.from_settings(settings)
     articles = load_articles(DEMO, limit)
     expected = expected_of(articles, embedder, settings)
     env = child_env(threads, commit_every=commit_every)

@@ -271,7 +271,7 @@ def run(
     base_ids = committed_ids(index_dir)
     pool = [payload(a) for a in load_articles(DEMO) if a.id not in base_ids][:articles]
     if embedder is None:
-        embedder = Embedder(settings.model, settings.home)
+        embedder = Embedder.from_settings(settings)
     expected = expected_of(stored_form(pool), embedder, settings)
     managed = set(expected)
     env = child_env(threads, api_key=api_key, max_passages_per_article=1)
@@ -349,7 +349,7 @@ def build_base_index(index_dir: Path, n: int, embedder=None) -> None:
     from thaigov_search.indexing.pipeline import Indexer
 
     settings = Settings(max_passages_per_article=1)
-    embedder = embedder or Embedder(settings.model, settings.home)
+    embedder = embedder or Embedder.from_settings(settings)
     indexer = Indexer(index_dir, settings, embedder)
     try:
         indexer.index_articles(load_articles(DEMO)[-n:])
@@ -374,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     set_torch_threads(args.threads or None)
     settings = Settings()
-    embedder = Embedder(settings.model, settings.home)
+    embedder = Embedder.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="thaigov-kill-server-") as tmp:
         index_dir = Path(tmp) / "index"
         build_base_index(index_dir, args.base_articles, embedder)

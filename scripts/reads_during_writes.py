@@ -60,9 +60,10 @@ from kill_indexer_repeatedly import (  # noqa: E402
 )
 from kill_server_during_writes import ServeProcess, build_base_index, payload, stored_form  # noqa: E402
 
+from thaigov_search.core.modes import MODES  # noqa: E402
+
 PASSAGES = 3
 GENERAL_QUERIES = ["รัฐบาล", "นายกรัฐมนตรี ประชุม", "การพัฒนาเศรษฐกิจ", "digital government", "กระทรวง", "ประเทศไทย"]
-MODES = ("hybrid", "dense", "lexical")
 MARK = re.compile(r"</?mark>")
 
 
@@ -396,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     set_torch_threads(args.threads or None)
     settings = Settings(max_passages_per_article=1)
-    embedder = Embedder(settings.model, settings.home)
+    embedder = Embedder.from_settings(settings)
     api_key = f"rdw-{random.Random(args.seed).getrandbits(64):016x}"
     need = args.http_articles + args.cli_rounds * args.per_round
     with tempfile.TemporaryDirectory(prefix="thaigov-rdw-index-") as tmp:

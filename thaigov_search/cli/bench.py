@@ -26,6 +26,7 @@ from urllib.parse import urlencode, urlsplit
 from thaigov_search.cli.common import UsageError, settings_from
 from thaigov_search.cli.load import RssSampler, Server, percentile, request_once, run_load
 from thaigov_search.core.modes import BACKENDS, MODES
+from thaigov_search.store.manifest import Manifest
 
 DEFAULT_QUERIES_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "queries.txt"
 
@@ -194,7 +195,7 @@ def bench_query(args: argparse.Namespace) -> dict:
             raise UsageError(f"{base_url}/health did not answer 200 (got {status or 'no answer'})")
     else:
         index_dir = Path(args.index_dir)
-        if not (index_dir / "manifest.json").is_file():
+        if not Manifest.exists(index_dir):
             raise FileNotFoundError(f"no index at {index_dir} (manifest.json missing); build one with `thaigov-search index`")
         server = Server(index_dir, args.backend, args.model)
         base_url = server.url

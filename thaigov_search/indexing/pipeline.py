@@ -105,14 +105,13 @@ class Indexer:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self.settings.model, self.settings.home, self.settings.backend, self.settings.device)
+            self._embedder = Embedder.from_settings(self.settings)
         return self._embedder
 
     @property
     def writer(self) -> IndexWriter:
         if self._writer is None:
-            manifest_path = self.index_dir / "manifest.json"
-            if manifest_path.exists():
+            if Manifest.exists(self.index_dir):
                 manifest = Manifest.read(self.index_dir)
                 from thaigov_search.store.manifest import ensure_same_model
 
@@ -175,7 +174,7 @@ class Indexer:
 
     def delete(self, ids: Sequence[str], report: IndexReport | None = None) -> IndexReport:
         report = report or IndexReport()
-        if not (self.index_dir / "manifest.json").exists():
+        if not Manifest.exists(self.index_dir):
             report.not_found_for_delete.extend(ids)
             return report
         removed = self.writer.delete(ids)

@@ -38,6 +38,11 @@ class Manifest:
     snapshot_kind: str  # "flat" or "hnsw"
 
     @staticmethod
+    def exists(index_dir: Path) -> bool:
+        """Whether ``index_dir`` holds an index (its manifest is written last when one is created)."""
+        return (Path(index_dir) / MANIFEST_NAME).is_file()
+
+    @staticmethod
     def read(index_dir: Path) -> Manifest:
         path = index_dir / MANIFEST_NAME
         if not path.exists():

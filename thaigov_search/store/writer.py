@@ -27,7 +27,7 @@ import numpy as np
 
 from thaigov_search.core.article import Article, Passage
 from thaigov_search.core.files import file_lock, fsync_dir, sha256_file
-from thaigov_search.store.manifest import MANIFEST_NAME, Manifest, ensure_same_model, now_iso
+from thaigov_search.store.manifest import Manifest, ensure_same_model, now_iso
 from thaigov_search.store.schema import (
     DB_NAME,
     FORMAT_VERSION,
@@ -66,7 +66,7 @@ class IndexWriter:
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.index_dir / DB_NAME
         self.exact_max = exact_max
-        manifest_exists = (self.index_dir / MANIFEST_NAME).exists()
+        manifest_exists = Manifest.exists(self.index_dir)
         if self.db_path.exists() and not manifest_exists:
             # A crash between creating the database and the first manifest: nothing was committed
             # that a manifest would describe, so finish initialising it.
