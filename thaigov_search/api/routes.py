@@ -101,8 +101,7 @@ def add_read_routes(app: FastAPI, state: ServiceState) -> None:
         article = await in_threadpool(settings, state.require().get, doc_id)
         if article is None:
             raise HTTPException(404, f"no document with id {doc_id!r} in this index")
-        return DocumentOut(id=article.id, title=article.title, date=article.date, category=article.category,
-                           url=article.url, language=article.language, body=article.body)
+        return DocumentOut(**article.as_document())
 
     @app.get("/documents/{doc_id}/similar", response_model=SearchResponse, responses=ERRORS, tags=["documents"])
     async def similar(

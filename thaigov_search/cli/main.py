@@ -68,7 +68,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     article = open_searcher(args).get(args.id)
     if article is None:
         raise UsageError(f"No article with id {args.id!r} in {args.index_dir}.")
-    data = {k: getattr(article, k) for k in ("id", "title", "date", "category", "url", "language", "body")}
+    data = article.as_document()
     if args.json:
         print_json(data)
     else:

@@ -30,6 +30,11 @@ class Article:
     language: str = "th"  # "th" or "en"
     warnings: tuple[str, ...] = field(default=())
 
+    def as_document(self) -> dict[str, str | None]:
+        """What a reader is shown of an indexed release (``get`` in the CLI and the API): no parse warnings."""
+        return {"id": self.id, "title": self.title, "date": self.date, "category": self.category, "url": self.url,
+                "language": self.language, "body": self.body}
+
 
 @dataclass(frozen=True)
 class Passage:

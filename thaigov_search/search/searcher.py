@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thaigov_search.core.article import Article
 from thaigov_search.core.filters import Filters
 from thaigov_search.core.modes import MODES
 from thaigov_search.core.settings import Settings
@@ -25,7 +26,6 @@ from thaigov_search.store.reader import IndexReader
 from thaigov_search.store.schema import (
     IndexCorruptError,
     ModelMismatchError,
-    StoredArticle,
     current_generation,
 )
 
@@ -161,7 +161,7 @@ class Searcher:
         return out
 
     # ------------------------------------------------------------------------ documents
-    def get(self, doc_id: str) -> StoredArticle | None:
+    def get(self, doc_id: str) -> Article | None:
         self.reader.refresh()
         return self.reader.get_article(doc_id)
 

@@ -21,13 +21,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from thaigov_search.core.article import Article
 from thaigov_search.core.files import sha256_file
 from thaigov_search.store.manifest import Manifest
 from thaigov_search.store.schema import (
-    ARTICLE_COLUMNS,
     DB_NAME,
     IndexCorruptError,
-    StoredArticle,
     blobs_to_matrix,
     check_database,
     connect,
@@ -211,9 +210,10 @@ class IndexReader:
             rows = conn.execute(f"SELECT vector FROM passages WHERE pid IN ({marks}) AND vector IS NOT NULL", list(pids)).fetchall()
         return blobs_to_matrix([r[0] for r in rows], self.dimension)
 
-    def get_article(self, doc_id: str) -> StoredArticle | None:
-        row = self.connection().execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?", (doc_id,)).fetchone()
-        return StoredArticle(*row) if row else None
+    def get_article(self, doc_id: str) -> Article | None:
+        row = self.connection().execute(
+            "SELECT id, title, body, date, category, url, language FROM articles WHERE id = ?", (doc_id,)).fetchone()
+        return Article(*row) if row else None
 
 
 def db_identity(path: Path) -> tuple[int, int]:

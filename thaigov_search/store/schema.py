@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,20 +68,6 @@ class ModelMismatchError(IndexError_):
     """The index was built with another embedding model."""
 
 
-@dataclass(frozen=True)
-class StoredArticle:
-    """An article row as the read path needs it."""
-
-    rowid: int
-    id: str
-    title: str
-    date: str | None
-    category: str
-    url: str
-    language: str
-    body: str
-
-
 def connect(db_path: Path, readonly: bool = False) -> sqlite3.Connection:
     """A connection tuned for one writer and many readers (WAL, busy timeout)."""
     if readonly:
@@ -138,4 +123,3 @@ def passage_count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM passages").fetchone()[0])
 
 
-ARTICLE_COLUMNS = "rowid, id, title, date, category, url, language, body"
