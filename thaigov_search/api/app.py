@@ -10,8 +10,6 @@ in the threadpool under ``settings.request_timeout_s`` (504 on overrun); an unex
 logged and answered with a bare 500, never a stack trace.
 """
 
-from __future__ import annotations
-
 import logging
 import sys
 import threading

@@ -1,7 +1,5 @@
 """Every error is JSON ``{"detail": "<reason>"}``: validation, HTTP and unexpected errors."""
 
-from __future__ import annotations
-
 import logging
 from typing import Any
 

@@ -2,8 +2,6 @@
 route runs, and an unhandled exception becomes a JSON 500, never a stack trace.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 from urllib.parse import unquote_to_bytes

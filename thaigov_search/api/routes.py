@@ -3,8 +3,6 @@
 Searches run in the threadpool under ``settings.request_timeout_s`` (504 on overrun).
 """
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import Callable
 from pathlib import Path

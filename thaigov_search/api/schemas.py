@@ -4,8 +4,6 @@ Search results are :class:`thaigov_search.search.results.SearchResponse` itself:
 the searcher to the JSON.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam

@@ -1,7 +1,5 @@
 """The service's state: the searcher (loaded in a background thread) and the one shared writer."""
 
-from __future__ import annotations
-
 import logging
 import threading
 from pathlib import Path

@@ -2,8 +2,6 @@
 the indexer's own parsing, one write at a time through the shared writer.
 """
 
-from __future__ import annotations
-
 import hmac
 import json
 from collections.abc import Callable
