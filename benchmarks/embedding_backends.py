@@ -134,11 +134,13 @@ def timed_run(embed, texts: list[str], batch_size: int, unsorted: bool) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
+    from thaigov_search.core.modes import BACKENDS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--passages", type=int, default=200, help="passages to embed (default 200)")
     parser.add_argument("--passage-tokens", type=int, nargs="+", default=[256], help="passage sizes to try")
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--unsorted", action="store_true", help="embed batch by batch in corpus order (no length sorting)")
