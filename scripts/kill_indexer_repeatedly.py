@@ -293,7 +293,7 @@ def leftover_files(index_dir: Path) -> list[str]:
         current = Manifest.read(index_dir).snapshot
     except IndexError_:
         current = None
-    keep = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "manifest.json", ".snapshot.lock", current}
+    keep = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "manifest.json", ".snapshot.lock", ".writer.lock", current}
     return sorted(p.name for p in Path(index_dir).iterdir() if p.name not in keep)
 
 
@@ -474,8 +474,23 @@ def finish(result: dict, out: Path | None, as_json: bool, summary: str) -> int:
     return 0 if not result["problems"] else 1
 
 
+def add_noisy_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--noisy", action="store_true",
+                        help="keep every core busy with other processes for the whole run (thaigov_search.cli.noisy)")
+
+
+def noisy_if(flag: bool):
+    """The busy neighbour of ``--noisy`` (issue #15: races and starvation show under contention), or nothing."""
+    import contextlib
+
+    from thaigov_search.cli.noisy import noisy_neighbour
+
+    return noisy_neighbour() if flag else contextlib.nullcontext()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_noisy_flag(parser)
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs to make (default 20)")
     parser.add_argument("--limit", type=int, default=60, help="articles of the demo sample to index (default 60)")
     parser.add_argument("--commit-every", type=int, default=2)
@@ -487,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="thaigov-kill-indexer-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="thaigov-kill-indexer-") as tmp, noisy_if(args.noisy):
         index_dir = args.index_dir or Path(tmp) / "index"
         if index_dir.exists():
             parser.error(f"{index_dir} exists; give a new directory")

@@ -43,6 +43,7 @@ from kill_indexer_repeatedly import (  # noqa: E402
     DEMO,
     REPO,
     Expected,
+    add_noisy_flag,
     child_env,
     committed_ids,
     expected_of,
@@ -50,6 +51,7 @@ from kill_indexer_repeatedly import (  # noqa: E402
     index_problems,
     load_articles,
     log_stderr,
+    noisy_if,
     set_torch_threads,
 )
 
@@ -359,6 +361,7 @@ def build_base_index(index_dir: Path, n: int, embedder=None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_noisy_flag(parser)
     parser.add_argument("--kills", type=int, default=8)
     parser.add_argument("--articles", type=int, default=40, help="demo articles the writer may add (default 40)")
     parser.add_argument("--base-articles", type=int, default=10, help="articles in the starting index (default 10)")
@@ -375,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_torch_threads(args.threads or None)
     settings = Settings()
     embedder = Embedder.from_settings(settings)
-    with tempfile.TemporaryDirectory(prefix="thaigov-kill-server-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="thaigov-kill-server-") as tmp, noisy_if(args.noisy):
         index_dir = Path(tmp) / "index"
         build_base_index(index_dir, args.base_articles, embedder)
         result = run(index_dir, kills=args.kills, articles=args.articles, seed=args.seed, min_delay=args.min_delay,

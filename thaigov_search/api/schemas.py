@@ -94,7 +94,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "Unknown document or route.",
         413: "Request body too large.",
         422: "A parameter or field failed validation.",
-        503: "The index is still loading or could not be opened.",
+        503: "The index is still loading or could not be opened; for writes: an `index` run holds the index "
+             "(Retry-After says when to try again).",
         504: "The request took longer than the server's time limit.",
     }.items()
 }

@@ -16,6 +16,7 @@ from thaigov_search.api.errors import describe_validation
 from thaigov_search.api.schemas import ARTICLE_LIST, ERRORS, ArticleIn, DocId, ErrorOut, WriteOut
 from thaigov_search.api.state import ServiceState
 from thaigov_search.search.validation import has_control_chars
+from thaigov_search.store.write_guard import IndexBusyError, writer_lock
 
 T = TypeVar("T")
 
@@ -58,14 +59,29 @@ def add_write_routes(app: FastAPI, state: ServiceState) -> None:
         return WriteOut(indexed=0, unchanged=0, deleted=report.deleted, ids=[doc_id])
 
 
+RETRY_AFTER_S = 30
+"""Retry-After of a 503 while an `index` run holds the writer lock (such runs commit every 200 articles)."""
+
+
 def write(state: ServiceState, action: Callable[[Any], T]) -> T:
     """Run one write through the shared indexer, one at a time (blocking: call it in the threadpool).
 
     Writes have no time limit: stopping to wait would not stop the write, which commits anyway.
+    Each write holds the index's writer lock (:mod:`thaigov_search.store.write_guard`) only while it runs, so an
+    `index` run waits at most for one write; a write that finds an `index` run holding it waits
+    ``settings.write_wait_s`` and then answers 503 with Retry-After, applying nothing.
     """
     state.require()
     with state.write_lock:
-        return action(state.indexer())
+        try:
+            with writer_lock(state.index_dir, "thaigov-search serve (POST/DELETE /documents)",
+                             wait=state.settings.write_wait_s):
+                return action(state.indexer())
+        except IndexBusyError as exc:
+            raise HTTPException(
+                503, f"{exc}; this write was not applied, send it again later",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            ) from None
 
 
 def parse_articles(raw: bytes) -> list:

@@ -27,7 +27,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise UsageError("Nothing to do: give --input PATH ... and/or --delete ID ...")
     settings = settings_from(args)
     report = run_index(args.input or [], Path(args.index_dir), settings, limit=args.limit, delete_ids=args.delete or [],
-                       progress=not args.quiet)
+                       progress=not args.quiet, wait=0 if args.no_wait else None)
     if args.json:
         print_json({k: v for k, v in report.__dict__.items() if k != "warnings"} | {"warnings": len(report.warnings)})
     else:
@@ -107,6 +107,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the index's writer lock (index --no-wait); try again later
+EXIT_NO_SPACE = 74  # EX_IOERR: the disk filled up or `ulimit -f` was reached; committed batches are kept
+
+
 # ----------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thaigov-search", description=__doc__)
@@ -133,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-wait", action="store_true", dest="no_wait",
+                   help="if another run is writing this index, exit at once (code 75) instead of waiting for it")
 
     p = add("search", cmd_search, "Search an index.")
     index_dir(p)
@@ -171,21 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def extra_commands() -> list[Callable]:
-    """Subcommands that live next to their implementation (eval, bench)."""
-    found = []
-    try:
-        from thaigov_search.cli.evaluation import register as register_eval
+    """Subcommands that live next to their implementation (eval, bench).
 
-        found.append(register_eval)
-    except ImportError:
-        pass
-    try:
-        from thaigov_search.cli.bench import register as register_bench
+    Imported unguarded on purpose: a broken import (a missing dependency, a bug) must stop the
+    program with its traceback, not make `eval` or `bench` silently vanish from --help (issue #15).
+    """
+    from thaigov_search.cli.bench import register as register_bench
+    from thaigov_search.cli.evaluation import register as register_eval
 
-        found.append(register_bench)
-    except ImportError:
-        pass
-    return found
+    return [register_eval, register_bench]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -197,10 +197,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from thaigov_search.embedding.embedder import quiet_libraries
     from thaigov_search.store.schema import IndexError_
+    from thaigov_search.store.write_guard import IndexBusyError, IndexWriteError, ignore_file_size_signal
 
     quiet_libraries()
+    ignore_file_size_signal()
     try:
         return int(args.func(args) or 0)
+    except IndexBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except IndexWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_SPACE
     except (UsageError, IndexError_, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

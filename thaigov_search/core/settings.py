@@ -58,4 +58,9 @@ class Settings(BaseSettings):
     max_k: int = 100
     max_body_bytes: int = 5 * 1024 * 1024
     request_timeout_s: float = 10.0
+    write_wait_s: float = Field(
+        default=20.0, ge=0,
+        description="POST/DELETE /documents wait this long for an `index` run holding the index's writer lock, "
+        "then answer 503 with Retry-After.",
+    )
 

@@ -148,14 +148,29 @@ class Indexer:
                 if pending is not None:
                     self._commit(*pending, report=report, bar=bar)
                     pending = None
+        except BaseException:
+            failed = True
+            raise
+        else:
+            failed = False
         finally:
             if pending is not None:
                 pending[1].cancel()
             bar.close()
-            if self._writer is not None:
-                self._writer.write_snapshot()
             report.seconds += time.perf_counter() - start
+            if self._writer is not None:
+                self._final_snapshot(failed)
         return report
+
+    def _final_snapshot(self, failed: bool) -> None:
+        """Snapshot what was committed; after a failure, try too, but never hide the first error
+        (on a full disk the snapshot fails as well; readers then replay from the database)."""
+        try:
+            self._writer.write_snapshot()
+        except Exception as exc:
+            if not failed:
+                raise
+            logger.warning("could not write the vector snapshot after the failure above either: %s", exc)
 
     def _commit(self, prepared: PreparedBatch, vectors: Future[list[np.ndarray | None]], report: IndexReport,
                 bar: tqdm) -> None:
@@ -269,8 +284,33 @@ def run_index(
     delete_ids: Sequence[str] = (),
     progress: bool = True,
     embedder: Embedder | None = None,
+    wait: float | None = None,
 ) -> IndexReport:
-    """The `thaigov-search index` command: deletions first, then the inputs."""
+    """The `thaigov-search index` command: deletions first, then the inputs.
+
+    Holds the index directory's writer lock throughout (:mod:`thaigov_search.store.write_guard`): a second run
+    waits for it (``wait=None``), refuses at once (``wait=0``) or gives up after ``wait`` seconds.
+    A full disk or file-size limit becomes an :class:`IndexWriteError` saying what to do.
+    """
+    from thaigov_search.store.write_guard import (
+        WRITE_FAILURES,
+        IndexWriteError,
+        is_out_of_space,
+        out_of_space_message,
+        writer_lock,
+    )
+
+    try:
+        with writer_lock(index_dir, "thaigov-search index", wait=wait):
+            return _run_index(inputs, index_dir, settings, limit, delete_ids, progress, embedder)
+    except WRITE_FAILURES as exc:
+        if is_out_of_space(exc, index_dir):
+            raise IndexWriteError(out_of_space_message(index_dir, exc)) from exc
+        raise
+
+
+def _run_index(inputs: Sequence[Path | str], index_dir: Path, settings: Settings, limit: int | None,
+               delete_ids: Sequence[str], progress: bool, embedder: Embedder | None) -> IndexReport:
     report = IndexReport()
     indexer = Indexer(index_dir, settings, embedder)
     try:

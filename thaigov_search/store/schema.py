@@ -82,6 +82,8 @@ def connect(db_path: Path, readonly: bool = False) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous = FULL")
     except sqlite3.DatabaseError as exc:  # a truncated or garbled file fails here already
         conn.close()
+        if isinstance(exc, sqlite3.OperationalError) and str(exc) in ("disk I/O error", "database or disk is full"):
+            raise  # no room for the WAL / shared-memory files (a full disk): not damage, never "rebuild" (issue #15)
         raise IndexCorruptError(f"{db_path} is damaged ({exc}). Rebuild the index with `thaigov-search index`.") from exc
     return conn
 

@@ -174,7 +174,8 @@ class IndexWriter:
             self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)", (str(gen),))
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite already rolled back after a full disk / I/O error
+                self.conn.execute("ROLLBACK")
             raise
 
     def _set_meta(self, values: dict[str, str]) -> None:
@@ -213,9 +214,14 @@ class IndexWriter:
             name = f"vectors-{gen}.faiss"
             path = self.index_dir / name
             tmp = self.index_dir / f".{name}.tmp"
-            faiss.write_index(index, str(tmp))
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
+            try:
+                faiss.write_index(index, str(tmp))
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+            except BaseException:  # a full disk or killed mid-write: drop the partial file, keep the manifest
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
             os.replace(tmp, path)
             fsync_dir(self.index_dir)
             new = Manifest(

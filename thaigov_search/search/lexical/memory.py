@@ -161,6 +161,11 @@ class LexicalIndex:
             return
         with self._lock:
             parts = self._parts
+            if top <= parts[-1].max_rowid:
+                # Another thread, whose read transaction is newer than ours, synced while we waited:
+                # rebuilding the added part from our older snapshot would drop its rows (and its
+                # generation is already recorded, so nothing would bring them back until the next write).
+                return
             base = parts[0]
             added = build_part(lexical_rows(conn, base.max_rowid))
             self._parts = (base, added)
