@@ -206,6 +206,8 @@ def test_serve_and_an_index_run_write_one_after_the_other_with_nothing_lost(tmp_
     assert search_statuses and set(search_statuses) == {200}
     demo = {a.id for a in kir().load_articles(limit=6)}
     summary, problems = kir().index_problems(index_dir, max_passages=1)
+    # The copied sample index embeds every passage; only the articles written here embed just the lead.
+    problems = [p for p in problems if not any(p.startswith(f"{b}: vectors on passages") for b in base_ids)]
     assert problems == [], problems
     stored = {r[0] for r in sqlite3.connect(index_dir / DB_NAME).execute("SELECT id FROM articles")}
     assert stored == base_ids | demo | {d["id"] for d in posted}
