@@ -32,11 +32,13 @@ demo: demo-index
 	@echo "Serving http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
 	$(CLI) serve --index-dir $(DEMO_INDEX) --host $(HOST) --port $(PORT)
 
-test: install browser
+# The lint runs first: ruff, and the import contracts of pyproject.toml (the layer map of docs/design.md).
+test: install browser lint
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check indexer search_api thaigov_search tests benchmarks
+	$(VENV)/bin/ruff check thaigov_search tests benchmarks scripts
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DEMO_INDEX) .pytest_cache

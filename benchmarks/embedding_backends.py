@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if importlib.util.find_spec("indexer") is None:  # run from a checkout without `pip install -e .`
+if importlib.util.find_spec("thaigov_search") is None:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "thaigov-news-10k.jsonl.xz"
@@ -134,11 +134,13 @@ def timed_run(embed, texts: list[str], batch_size: int, unsorted: bool) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
+    from thaigov_search.core.modes import BACKENDS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--passages", type=int, default=200, help="passages to embed (default 200)")
     parser.add_argument("--passage-tokens", type=int, nargs="+", default=[256], help="passage sizes to try")
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--unsorted", action="store_true", help="embed batch by batch in corpus order (no length sorting)")
@@ -147,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    from indexer.embedding import Embedder, quiet_libraries
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder, quiet_libraries
 
     quiet_libraries()
     if args.threads:

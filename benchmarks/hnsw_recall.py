@@ -1,7 +1,7 @@
 """Recall@10 of the HNSW index the writer builds above the exact-search threshold, against exact search.
 
 Loads every passage vector of a real index (built with `thaigov-search index`), builds both the
-exact index and the HNSW index exactly as `indexer.storage.new_vector_index` makes them, embeds
+exact index and the HNSW index exactly as `thaigov_search.store.writer.new_vector_index` makes them, embeds
 real queries with the index's model (query prompt) and compares the top 10 passages. Also reports
 build time, search latency per query (one thread, median) and memory of each index.
 
@@ -22,9 +22,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexer.embedding import Embedder
-from indexer.storage import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, Manifest, build_vector_index
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
+from thaigov_search.embedding.embedder import Embedder
+from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, build_vector_index
 
 # Candidate depth the search service asks FAISS for (searcher.CANDIDATES * PASSAGES_PER_DOC).
 SERVICE_FETCH = 400
@@ -83,7 +84,7 @@ def main() -> None:
     conn.execute("COMMIT")
 
     settings = Settings(backend=args.backend)
-    embedder = Embedder(manifest.model, settings.home, settings.backend)
+    embedder = Embedder.from_settings(settings, model=manifest.model)
     texts = read_queries(args.queries, args.limit)
     vectors = np.ascontiguousarray(embedder.embed_queries(texts, batch_size=16), dtype=np.float32)
 

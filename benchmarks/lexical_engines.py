@@ -1,4 +1,4 @@
-"""BM25 by FTS5 per query against the in-memory index (search_api/lexical_index.py) on a real index.
+"""BM25 by FTS5 per query against the in-memory index (thaigov_search/search/lexical/) on a real index.
 
 Both return the top 100 for each query of benchmarks/queries.txt; the script reports the mean time
 per query (one thread, in-process), the in-memory index's build time, and how far the two agree
@@ -15,8 +15,11 @@ import sqlite3
 import time
 from pathlib import Path
 
-from search_api.lexical import lexical_search, query_terms
-from search_api.lexical_index import LexicalIndex
+from thaigov_search.core.filters import Filters
+from thaigov_search.search.lexical.fts5 import Fts5Engine
+from thaigov_search.search.lexical.memory import LexicalIndex
+from thaigov_search.search.lexical.terms import query_terms
+from thaigov_search.store.queries import article_count
 
 QUERIES = Path(__file__).with_name("queries.txt")
 
@@ -31,7 +34,8 @@ def main() -> None:
     uri = f"file:{args.index_dir / 'index.sqlite'}?mode=ro"
     conn = sqlite3.connect(uri, uri=True)
     conn.execute("BEGIN")
-    n_docs = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    n_docs = article_count(conn)
+    fts5 = Fts5Engine()
     index = LexicalIndex(lambda: sqlite3.connect(uri, uri=True))
     started = time.perf_counter()
     index.sync(conn)
@@ -40,11 +44,11 @@ def main() -> None:
 
     fts_ms, memory_ms, same, max_diff = [], [], 0, 0.0
     for query in queries:
-        terms = query_terms(conn, query, n_docs)
+        terms = query_terms(query, n_docs, lambda ts: fts5.doc_freq(conn, ts))
         started = time.perf_counter()
-        reference = dict(lexical_search(conn, terms, args.limit))
+        reference = dict(fts5.search(conn, terms, args.limit, Filters()))
         fts_ms.append((time.perf_counter() - started) * 1000)
-        in_memory = query_terms(conn, query, n_docs, index.doc_freq)
+        in_memory = query_terms(query, n_docs, index.doc_freq)
         started = time.perf_counter()
         got = dict(index.search(in_memory, args.limit))
         memory_ms.append((time.perf_counter() - started) * 1000)

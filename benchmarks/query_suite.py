@@ -1,6 +1,6 @@
 """Query benchmarks against real `serve` processes: several configurations, repeated runs, medians.
 
-For each configuration one server is started (`thaigov_search.bench.Server`, the same one
+For each configuration one server is started (`thaigov_search.cli.load.Server`, the same one
 `thaigov-search bench query` uses) and kept for all its runs, so its start-up (model load, BM25
 load) is paid and measured once. Each run is a separate `thaigov-search bench query --url ...`
 process (the load generator is never the server). The server's peak RSS is the kernel's
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from thaigov_search.bench import Server
+from thaigov_search.cli.load import Server
 
 METRICS = ("qps", "p50_ms", "p95_ms", "p99_ms")
 

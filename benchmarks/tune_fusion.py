@@ -1,7 +1,7 @@
 """Compare fusion rules on BEIR dev sets without re-embedding for every variant.
 
 Retrieves each query's dense and lexical candidates once through the real read path
-(IndexReader.dense_search, lexical.lexical_search over an index built by `thaigov-search eval
+(IndexReader.dense_search, the FTS5 lexical engine over an index built by `thaigov-search eval
 --index-dir`), then scores several fusion rules on those candidates. The chosen rule is confirmed
 afterwards with the real `thaigov-search eval` command; this script only narrows the choice.
 
@@ -17,11 +17,14 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from search_api import fusion
-from search_api.lexical import QueryTerms, lexical_search, query_terms
-from search_api.searcher import CANDIDATES, PASSAGES_PER_DOC, Searcher
-from thaigov_search.config import Settings
-from thaigov_search.evaluation import load_beir, ndcg_at_k
+from thaigov_search.cli.evaluation import load_beir, ndcg_at_k
+from thaigov_search.core.filters import Filters
+from thaigov_search.core.settings import Settings
+from thaigov_search.search import fusion
+from thaigov_search.search.lexical.fts5 import Fts5Engine
+from thaigov_search.search.lexical.terms import QueryTerms, query_terms
+from thaigov_search.search.searcher import CANDIDATES, PASSAGES_PER_DOC, Searcher
+from thaigov_search.store.queries import article_count
 
 
 def collect(searcher: Searcher, queries: dict[str, str]) -> dict[str, tuple[dict, dict, QueryTerms]]:
@@ -29,13 +32,15 @@ def collect(searcher: Searcher, queries: dict[str, str]) -> dict[str, tuple[dict
     ids = list(queries)
     vectors = searcher.embedder.embed_queries([queries[q] for q in ids], batch_size=64)
     out = {}
+    fts5 = Fts5Engine()
     with searcher.reader.snapshot() as conn:
+        n_docs = article_count(conn)
         rowid_to_id = dict(conn.execute("SELECT rowid, id FROM articles").fetchall())
         for qid, vector in zip(ids, vectors, strict=True):
             hits = searcher.reader.dense_search(vector, CANDIDATES * PASSAGES_PER_DOC)
             dense, _ = searcher._aggregate(conn, hits)
-            terms = query_terms(conn, queries[qid])
-            lexical = dict(lexical_search(conn, terms, CANDIDATES))
+            terms = query_terms(queries[qid], n_docs, lambda ts: fts5.doc_freq(conn, ts))  # noqa: B023 - called at once
+            lexical = dict(fts5.search(conn, terms, CANDIDATES, Filters()))
             out[qid] = ({rowid_to_id[r]: s for r, s in dense.items()},
                         {rowid_to_id[r]: s for r, s in lexical.items()}, terms)
     return out

@@ -49,8 +49,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from indexer.article import Article  # noqa: E402
-from indexer.storage import DB_NAME, IndexError_, Manifest, content_hash, sha256_file  # noqa: E402
+from thaigov_search.core.article import Article  # noqa: E402
+from thaigov_search.core.files import sha256_file  # noqa: E402
+from thaigov_search.store.manifest import Manifest  # noqa: E402
+from thaigov_search.store.schema import DB_NAME, IndexError_  # noqa: E402
+from thaigov_search.store.writer import content_hash  # noqa: E402
 
 DEMO = REPO / "tests" / "fixtures" / "demo-sample.jsonl.gz"
 CHECK_QUERY = "รัฐบาล การประชุม"
@@ -70,8 +73,8 @@ class Expected:
 
 def load_articles(path: Path = DEMO, limit: int | None = None) -> list[Article]:
     """The articles ``thaigov-search index --limit`` would index from ``path`` (empty ones left out)."""
-    from indexer.parsing import EmptyArticleError, parse_record
-    from indexer.sources import ReadStats, iter_records
+    from thaigov_search.indexing.parsing import EmptyArticleError, parse_record
+    from thaigov_search.indexing.sources import ReadStats, iter_records
 
     out: dict[str, Article] = {}
     for record in iter_records([path], ReadStats(), limit=limit):
@@ -85,7 +88,7 @@ def load_articles(path: Path = DEMO, limit: int | None = None) -> list[Article]:
 
 def expected_of(articles: Iterable[Article], embedder, settings) -> dict[str, Expected]:
     """Passages exactly as the indexer cuts them (same function, same tokenizer, same settings)."""
-    from indexer.pipeline import chunk_for_index, chunking_key
+    from thaigov_search.indexing.pipeline import chunk_for_index, chunking_key
 
     key = chunking_key(settings)
     out = {}
@@ -223,7 +226,7 @@ def index_problems(
         problems.append(f"snapshot generation {manifest.snapshot_generation} > database generation {summary['generation']}")
     summary["snapshot_generation"] = manifest.snapshot_generation
     if open_reader:
-        from search_api.index_reader import IndexReader
+        from thaigov_search.store.reader import IndexReader
 
         try:
             reader = IndexReader(index_dir)
@@ -314,17 +317,17 @@ def run(
     log=print,
 ) -> dict:
     """Kill the indexer ``kills`` times, checking the index after each kill; then finish and check it."""
-    from indexer.embedding import Embedder
-    from indexer.pipeline import run_index
-    from search_api.searcher import Searcher
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
+    from thaigov_search.indexing.pipeline import run_index
+    from thaigov_search.search.searcher import Searcher
 
     rng = random.Random(seed)
     index_dir = Path(index_dir)
     settings = Settings(max_passages_per_article=max_passages, commit_every=commit_every)
     set_torch_threads(threads)
     if embedder is None:
-        embedder = Embedder(settings.model, settings.home)
+        embedder = Embedder.from_settings(settings)
     articles = load_articles(DEMO, limit)
     expected = expected_of(articles, embedder, settings)
     env = child_env(threads, commit_every=commit_every)
@@ -473,14 +476,14 @@ def finish(result: dict, out: Path | None, as_json: bool, summary: str) -> int:
 
 def add_noisy_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noisy", action="store_true",
-                        help="keep every core busy with other processes for the whole run (thaigov_search.noisy)")
+                        help="keep every core busy with other processes for the whole run (thaigov_search.cli.noisy)")
 
 
 def noisy_if(flag: bool):
     """The busy neighbour of ``--noisy`` (issue #15: races and starvation show under contention), or nothing."""
     import contextlib
 
-    from thaigov_search.noisy import noisy_neighbour
+    from thaigov_search.cli.noisy import noisy_neighbour
 
     return noisy_neighbour() if flag else contextlib.nullcontext()
 

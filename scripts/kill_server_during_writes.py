@@ -55,7 +55,7 @@ from kill_indexer_repeatedly import (  # noqa: E402
     set_torch_threads,
 )
 
-from thaigov_search.bench import free_port  # noqa: E402
+from thaigov_search.cli.load import free_port  # noqa: E402
 
 WRONG_KEY = "wrong-key-d41d8cd98f"
 
@@ -67,7 +67,8 @@ def payload(article) -> dict:
 
 def stored_form(payloads: list[dict]):
     """The Article the server stores for a payload (the server's own parsing function)."""
-    from search_api.app import ArticleIn, article_from_item
+    from thaigov_search.api.schemas import ArticleIn
+    from thaigov_search.api.writes import article_from_item
 
     return [article_from_item(ArticleIn(**p)) for p in payloads]
 
@@ -261,8 +262,8 @@ def run(
 
     ``base_max_passages`` is the --max-passages the existing articles were indexed with (0 = all).
     """
-    from indexer.embedding import Embedder
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
 
     rng = random.Random(seed)
     index_dir = Path(index_dir)
@@ -272,7 +273,7 @@ def run(
     base_ids = committed_ids(index_dir)
     pool = [payload(a) for a in load_articles(DEMO) if a.id not in base_ids][:articles]
     if embedder is None:
-        embedder = Embedder(settings.model, settings.home)
+        embedder = Embedder.from_settings(settings)
     expected = expected_of(stored_form(pool), embedder, settings)
     managed = set(expected)
     env = child_env(threads, api_key=api_key, max_passages_per_article=1)
@@ -345,12 +346,12 @@ def run(
 
 def build_base_index(index_dir: Path, n: int, embedder=None) -> None:
     """A small starting index: the last ``n`` articles of the demo sample (the writes use the first ones)."""
-    from indexer.embedding import Embedder
-    from indexer.pipeline import Indexer
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
+    from thaigov_search.indexing.pipeline import Indexer
 
     settings = Settings(max_passages_per_article=1)
-    embedder = embedder or Embedder(settings.model, settings.home)
+    embedder = embedder or Embedder.from_settings(settings)
     indexer = Indexer(index_dir, settings, embedder)
     try:
         indexer.index_articles(load_articles(DEMO)[-n:])
@@ -371,12 +372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    from indexer.embedding import Embedder
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
 
     set_torch_threads(args.threads or None)
     settings = Settings()
-    embedder = Embedder(settings.model, settings.home)
+    embedder = Embedder.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="thaigov-kill-server-") as tmp, noisy_if(args.noisy):
         index_dir = Path(tmp) / "index"
         build_base_index(index_dir, args.base_articles, embedder)

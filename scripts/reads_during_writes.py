@@ -62,9 +62,10 @@ from kill_indexer_repeatedly import (  # noqa: E402
 )
 from kill_server_during_writes import ServeProcess, build_base_index, payload, stored_form  # noqa: E402
 
+from thaigov_search.core.modes import MODES  # noqa: E402
+
 PASSAGES = 3
 GENERAL_QUERIES = ["รัฐบาล", "นายกรัฐมนตรี ประชุม", "การพัฒนาเศรษฐกิจ", "digital government", "กระทรวง", "ประเทศไทย"]
-MODES = ("hybrid", "dense", "lexical")
 MARK = re.compile(r"</?mark>")
 
 
@@ -127,7 +128,7 @@ def snippet_core(snippet: str) -> str:
 
 def known_from_index(index_dir: Path) -> tuple[dict[str, Known], int, int]:
     """Every article already in the index, with its passages; and the counts (A0, P0)."""
-    from indexer.thai_text import normalize_text
+    from thaigov_search.core.thai_text import normalize_text
 
     conn = ro_connect(index_dir)
     try:
@@ -145,7 +146,7 @@ def known_from_index(index_dir: Path) -> tuple[dict[str, Known], int, int]:
 
 
 def known_from_expected(expected) -> dict[str, Known]:
-    from indexer.thai_text import normalize_text
+    from thaigov_search.core.thai_text import normalize_text
 
     return {i: Known(e.title, tuple(normalize_text(p).replace("\n", " ") for p in e.passages)) for i, e in expected.items()}
 
@@ -410,12 +411,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    from indexer.embedding import Embedder
-    from thaigov_search.config import Settings
+    from thaigov_search.core.settings import Settings
+    from thaigov_search.embedding.embedder import Embedder
 
     set_torch_threads(args.threads or None)
     settings = Settings(max_passages_per_article=1)
-    embedder = Embedder(settings.model, settings.home)
+    embedder = Embedder.from_settings(settings)
     api_key = f"rdw-{random.Random(args.seed).getrandbits(64):016x}"
     need = args.http_articles + args.cli_rounds * args.per_round
     with tempfile.TemporaryDirectory(prefix="thaigov-rdw-index-") as tmp, noisy_if(args.noisy):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "thaigov-sample.jsonl"
@@ -27,15 +27,15 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder(settings: Settings):
-    from indexer.embedding import Embedder
+    from thaigov_search.embedding.embedder import Embedder
 
-    return Embedder(settings.model, settings.home)
+    return Embedder.from_settings(settings)
 
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory, settings: Settings, embedder) -> Path:
     """An index of the real sample articles, built once per test session. Treat it as read-only."""
-    from indexer.pipeline import run_index
+    from thaigov_search.indexing.pipeline import run_index
 
     index_dir = tmp_path_factory.mktemp("sample-index")
     report = run_index([SAMPLE], index_dir, settings, progress=False, embedder=embedder)

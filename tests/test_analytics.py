@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.analytics_store import ANALYTICS_NAME, AnalyticsStore, SearchRecord, analytics_path
-from search_api.app import create_app
-from search_api.searcher import Searcher
 from tests.test_api import API_KEY, client_for
 from thaigov_search import cli
-from thaigov_search.config import Settings
+from thaigov_search.api.app import create_app
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
+from thaigov_search.store.analytics import ANALYTICS_NAME, AnalyticsStore, SearchRecord, analytics_path
 
 USER_AGENT = "citizen-browser/1.0 (personal)"
 NOTHING = "ซซซซฮฮฮฮ"  # no release has this word: a lexical search finds nothing

@@ -14,9 +14,9 @@ import httpx
 import pytest
 import uvicorn
 
-from search_api.app import create_app
-from search_api.searcher import Searcher
-from thaigov_search.config import Settings
+from thaigov_search.api.app import create_app
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
 
 EGOV_FORUM = "tg012535"  # "eGovernment Forum 2018", 29 August 2018
 PORTAL = "http://portal.example.go.th"
@@ -274,7 +274,7 @@ def test_health_is_503_while_the_index_loads_then_200(
         assert gate.wait(30)
         return Searcher(index_dir, app_settings, embedder=embedder)
 
-    monkeypatch.setattr("search_api.app.Searcher", slow_searcher)
+    monkeypatch.setattr("thaigov_search.api.state.Searcher", slow_searcher)
     with client_for(create_app(sample_index, settings)) as c:
         response = c.get("/health")
         assert response.status_code == 503 and response.json() == {"status": "loading"}
@@ -330,13 +330,13 @@ def test_a_search_over_the_time_limit_is_504(sample_index: Path, settings: Setti
 def test_an_unexpected_error_is_a_bare_500_and_is_logged(
     sample_index: Path, settings: Settings, searcher: Searcher, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="search_api.app"), \
+    with caplog.at_level(logging.ERROR, logger="thaigov_search.api"), \
             client_for(create_app(sample_index, settings, BrokenSearcher(searcher))) as c:
         response = c.get("/search", params={"q": "รัฐบาล"})
         detail = assert_error(response, 500, "internal")
         assert "secret internal detail" not in detail
         assert c.get("/health").status_code == 200  # the server lives on
-    assert any(r.name == "search_api.app" and r.exc_info for r in caplog.records)
+    assert any(r.name.startswith("thaigov_search.api.") and r.exc_info for r in caplog.records)
 
 
 # ------------------------------------------------------------------------------------- CORS

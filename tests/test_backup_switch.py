@@ -13,15 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.backup import switch_index
-from indexer.parsing import article_from_fields
-from indexer.pipeline import Indexer
-from indexer.storage import DB_NAME, IndexError_, Manifest
-from search_api.app import create_app
-from search_api.searcher import Searcher
 from tests.test_api import NEW_ARTICLE, client_for, running
 from thaigov_search import cli
-from thaigov_search.config import Settings
+from thaigov_search.api.app import create_app
+from thaigov_search.core.settings import Settings
+from thaigov_search.indexing.parsing import article_from_fields
+from thaigov_search.indexing.pipeline import Indexer
+from thaigov_search.search.searcher import Searcher
+from thaigov_search.store.backup import switch_index
+from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.schema import DB_NAME, IndexError_
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 QUERIES = ["การประชุมรัฐบาลดิจิทัล", "digital government seminar 2018", "นายกรัฐมนตรี", "เศรษฐกิจ"]

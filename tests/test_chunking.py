@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from pythainlp.tokenize import word_tokenize
 
-from indexer.article import Article
-from indexer.chunking import chunk_article
-from indexer.parsing import parse_thaigov_text
-from indexer.thai_text import split_sentences
+from thaigov_search.core.article import Article
+from thaigov_search.core.thai_text import split_sentences
+from thaigov_search.indexing.chunking import chunk_article
+from thaigov_search.indexing.parsing import parse_thaigov_text
 
 FIXTURE = Path(__file__).parent / "fixtures" / "thaigov-sample.jsonl"
 

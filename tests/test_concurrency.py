@@ -95,7 +95,7 @@ def test_counting_while_embedding_never_breaks_the_torch_embedder(embedder):
 
 def test_counting_while_embedding_never_breaks_the_onnx_embedder(settings):
     pytest.importorskip("onnxruntime", reason="the ONNX backends need the [fast] extra")
-    from indexer.embedding import Embedder
+    from thaigov_search.embedding.embedder import Embedder
 
     int8 = Embedder(settings.model, settings.home, backend="onnx-int8")
     with noisy_neighbour():

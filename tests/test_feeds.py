@@ -18,10 +18,10 @@ import feedparser
 import httpx
 import pytest
 
-from search_api.app import create_app
-from search_api.searcher import Searcher
 from tests.test_api import API_KEY, client_for
-from thaigov_search.config import Settings
+from thaigov_search.api.app import create_app
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"

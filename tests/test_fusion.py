@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from search_api.fusion import MAX_LEXICAL_WEIGHT, fuse, hybrid_ranking, lexical_weight, normalise
-from search_api.lexical import QueryTerms
+from thaigov_search.search.fusion import MAX_LEXICAL_WEIGHT, fuse, hybrid_ranking, lexical_weight, normalise
+from thaigov_search.search.lexical.terms import QueryTerms
 
 
 def test_normalise_maps_each_retrievers_candidates_to_zero_one() -> None:

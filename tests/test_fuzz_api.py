@@ -27,10 +27,10 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from search_api.app import create_app
-from search_api.searcher import Searcher
 from tests.test_api import running
-from thaigov_search.config import Settings
+from thaigov_search.api.app import create_app
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
 
 API_KEY = "fuzz-key-6b1f0c"
 MAX_BODY = 64 * 1024

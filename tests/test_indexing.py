@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from indexer.pipeline import run_index
-from indexer.storage import IndexCorruptError, IndexNotFoundError, Manifest, ModelMismatchError
-from search_api.searcher import Filters, Searcher
 from tests.conftest import FIXTURES, SAMPLE
 from thaigov_search.cli import main
+from thaigov_search.core.filters import Filters
+from thaigov_search.indexing.pipeline import run_index
+from thaigov_search.search.searcher import Searcher
+from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.schema import IndexCorruptError, IndexNotFoundError, ModelMismatchError
 
 DEMO = FIXTURES / "demo-sample.jsonl.gz"
 
@@ -229,8 +231,8 @@ def test_writing_to_a_truncated_database_fails_with_a_clear_message(writable_ind
 def test_small_api_writes_skip_the_snapshot_and_readers_replay_them(writable_index: Path, settings, embedder) -> None:
     """The HTTP write path does not rebuild the FAISS snapshot for a few articles; a new reader still
     sees them (replayed from the database), and a batch run writes the snapshot again."""
-    from indexer.article import Article
-    from indexer.pipeline import Indexer
+    from thaigov_search.core.article import Article
+    from thaigov_search.indexing.pipeline import Indexer
 
     before = Manifest.read(writable_index)
     article = Article(id="api-write-1", title="กรมอุตุนิยมวิทยาเตือนพายุฤดูร้อนภาคอีสาน",

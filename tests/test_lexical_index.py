@@ -6,11 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from indexer.article import Article
-from indexer.pipeline import Indexer
-from search_api.lexical import lexical_search, query_terms
-from search_api.searcher import Filters, Searcher
-from thaigov_search.config import Settings
+from thaigov_search.core.article import Article
+from thaigov_search.core.filters import Filters
+from thaigov_search.core.settings import Settings
+from thaigov_search.indexing.pipeline import Indexer
+from thaigov_search.search.lexical.fts5 import Fts5Engine
+from thaigov_search.search.lexical.memory import MemoryEngine
+from thaigov_search.search.lexical.terms import query_terms
+from thaigov_search.search.searcher import Searcher
+from thaigov_search.store.queries import article_count
 
 QUERIES = [
     "มติคณะรัฐมนตรี",
@@ -26,14 +30,15 @@ QUERIES = [
 @pytest.mark.parametrize("query", QUERIES)
 def test_scores_and_order_equal_fts5_bm25(sample_index: Path, settings: Settings, embedder, query: str) -> None:
     searcher = Searcher(sample_index, settings, embedder=embedder)
+    fts5, memory = Fts5Engine(), MemoryEngine(searcher.reader)
     with searcher.reader.snapshot() as conn:
-        index = searcher.reader.lexical
-        index.sync(conn)
-        fts_terms = query_terms(conn, query)  # document frequencies from FTS5's vocabulary table
-        mem_terms = query_terms(conn, query, doc_freq=index.doc_freq)
+        memory.prepare(conn)
+        n_docs = article_count(conn)
+        fts_terms = query_terms(query, n_docs, lambda ts: fts5.doc_freq(conn, ts))  # FTS5's vocabulary table
+        mem_terms = query_terms(query, n_docs, lambda ts: memory.doc_freq(conn, ts))
         assert mem_terms.doc_freq == fts_terms.doc_freq
-        expected = lexical_search(conn, fts_terms, 50)
-        got = index.search(mem_terms, 50)
+        expected = fts5.search(conn, fts_terms, 50, Filters())
+        got = memory.search(conn, mem_terms, 50, Filters())
     assert [rowid for rowid, _ in got] == [rowid for rowid, _ in sorted(expected, key=lambda h: (-h[1], h[0]))]
     for (_, score), (_, reference) in zip(got, sorted(expected, key=lambda h: (-h[1], h[0])), strict=True):
         assert score == pytest.approx(reference, rel=1e-9)

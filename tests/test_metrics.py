@@ -11,10 +11,10 @@ import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from search_api.app import create_app
-from search_api.searcher import Searcher
 from tests.test_api import API_KEY, EGOV_FORUM, NEW_ARTICLE, client_for
-from thaigov_search.config import Settings
+from thaigov_search.api.app import create_app
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
 
 METRICS_KEY = "scrape-key-41d0"
 

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("onnxruntime", reason="the ONNX backends need the [fast] extra")
 pytest.importorskip("onnx", reason="the ONNX backends need the [fast] extra")
 
-from indexer import onnx_backend  # noqa: E402
+from thaigov_search.embedding.onnx import export, load_onnx_model, runtime  # noqa: E402
 
 # Lead paragraphs of real releases from the corpus (thaigov.go.th, public domain), plus English.
 TEXTS = [
@@ -41,14 +41,14 @@ QUERIES = ["มติคณะรัฐมนตรี", "การแก้ไ�
 
 @pytest.fixture(scope="module")
 def int8_embedder(settings):
-    from indexer.embedding import Embedder
+    from thaigov_search.embedding.embedder import Embedder
 
     return Embedder(settings.model, settings.home, backend="onnx-int8")
 
 
 @pytest.fixture(scope="module")
 def fp32_embedder(settings, int8_embedder):  # after int8: one export run writes both files
-    from indexer.embedding import Embedder
+    from thaigov_search.embedding.embedder import Embedder
 
     return Embedder(settings.model, settings.home, backend="onnx")
 
@@ -100,34 +100,34 @@ def test_long_text_is_truncated_like_torch(embedder, int8_embedder):
 
 
 def test_export_is_reused(settings, int8_embedder, monkeypatch):
-    from indexer.embedding import Embedder
+    from thaigov_search.embedding.embedder import Embedder
 
     onnx_file = int8_embedder.model.onnx_file
-    marker = json.loads((onnx_file.parent / onnx_backend.MARKER).read_text(encoding="utf-8"))
+    marker = json.loads((onnx_file.parent / export.MARKER).read_text(encoding="utf-8"))
     assert marker["files"][onnx_file.name] == onnx_file.stat().st_size
-    assert marker["verification"][onnx_file.name]["min_cosine_vs_torch"] >= onnx_backend.MIN_COSINE[True]
+    assert marker["verification"][onnx_file.name]["min_cosine_vs_torch"] >= export.MIN_COSINE[True]
     before = onnx_file.stat().st_mtime_ns
 
     def no_export(*args, **kwargs):
         raise AssertionError("the exported file should have been reused")
 
-    monkeypatch.setattr(onnx_backend, "_export_locked", no_export)
+    monkeypatch.setattr(export, "_export_locked", no_export)
     again = Embedder(settings.model, settings.home, backend="onnx-int8")
     assert again.model.onnx_file == onnx_file
     assert onnx_file.stat().st_mtime_ns == before
 
 
 def test_marker_must_match_weights(tmp_path):
-    fingerprint = {"export_version": onnx_backend.EXPORT_VERSION, "files": {"model.safetensors": [1, 2]}}
-    (tmp_path / onnx_backend.INT8_FILE).write_bytes(b"x" * 10)
-    marker = {"fingerprint": fingerprint, "files": {onnx_backend.INT8_FILE: 10}}
-    (tmp_path / onnx_backend.MARKER).write_text(json.dumps(marker), encoding="utf-8")
-    assert onnx_backend._marker_ok(tmp_path, fingerprint, onnx_backend.INT8_FILE)
+    fingerprint = {"export_version": export.EXPORT_VERSION, "files": {"model.safetensors": [1, 2]}}
+    (tmp_path / export.INT8_FILE).write_bytes(b"x" * 10)
+    marker = {"fingerprint": fingerprint, "files": {export.INT8_FILE: 10}}
+    (tmp_path / export.MARKER).write_text(json.dumps(marker), encoding="utf-8")
+    assert export._marker_ok(tmp_path, fingerprint, export.INT8_FILE)
     changed = fingerprint | {"files": {"model.safetensors": [1, 3]}}
-    assert not onnx_backend._marker_ok(tmp_path, changed, onnx_backend.INT8_FILE)
-    assert not onnx_backend._marker_ok(tmp_path, fingerprint, onnx_backend.FP32_FILE)  # not exported yet
-    (tmp_path / onnx_backend.INT8_FILE).write_bytes(b"x" * 5)  # truncated file
-    assert not onnx_backend._marker_ok(tmp_path, fingerprint, onnx_backend.INT8_FILE)
+    assert not export._marker_ok(tmp_path, changed, export.INT8_FILE)
+    assert not export._marker_ok(tmp_path, fingerprint, export.FP32_FILE)  # not exported yet
+    (tmp_path / export.INT8_FILE).write_bytes(b"x" * 5)  # truncated file
+    assert not export._marker_ok(tmp_path, fingerprint, export.INT8_FILE)
 
 
 def test_unsupported_module_layout_is_refused(tmp_path):
@@ -136,21 +136,21 @@ def test_unsupported_module_layout_is_refused(tmp_path):
                {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]
     (tmp_path / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
     with pytest.raises(ValueError, match="--backend torch"):
-        onnx_backend.read_module_spec(tmp_path)
+        runtime.read_module_spec(tmp_path)
 
 
 def test_missing_runtime_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
     with pytest.raises(ImportError, match=r"thaigov-search\[fast\]"):
-        onnx_backend.load_onnx_model(str(Path("/nonexistent")), quantized=True)
+        load_onnx_model(str(Path("/nonexistent")), quantized=True)
 
 
 def test_thread_setting(monkeypatch):
-    monkeypatch.setenv(onnx_backend.THREADS_ENV, "1")
-    assert onnx_backend.default_threads() == 1
-    assert onnx_backend.session_options().intra_op_num_threads == 1
-    monkeypatch.setenv(onnx_backend.THREADS_ENV, "many")
-    with pytest.raises(ValueError, match=onnx_backend.THREADS_ENV):
-        onnx_backend.default_threads()
-    monkeypatch.delenv(onnx_backend.THREADS_ENV)
-    assert onnx_backend.default_threads() >= 1
+    monkeypatch.setenv(runtime.THREADS_ENV, "1")
+    assert runtime.default_threads() == 1
+    assert runtime.session_options().intra_op_num_threads == 1
+    monkeypatch.setenv(runtime.THREADS_ENV, "many")
+    with pytest.raises(ValueError, match=runtime.THREADS_ENV):
+        runtime.default_threads()
+    monkeypatch.delenv(runtime.THREADS_ENV)
+    assert runtime.default_threads() >= 1

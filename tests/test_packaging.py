@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("indexer", "search_api", "thaigov_search")
+PACKAGES = ("thaigov_search",)
 
 
 def run_cli(code: str) -> subprocess.CompletedProcess:
@@ -25,7 +25,7 @@ def test_help_lists_eval_and_bench() -> None:
     assert "eval" in proc.stdout and "bench" in proc.stdout
 
 
-@pytest.mark.parametrize("module", ["thaigov_search.bench", "thaigov_search.evaluation"])
+@pytest.mark.parametrize("module", ["thaigov_search.cli.bench", "thaigov_search.cli.evaluation"])
 def test_a_command_whose_module_does_not_import_fails_loudly(module: str) -> None:
     """`sys.modules[name] = None` makes Python's import system raise ImportError for it, as a missing
     dependency would: the CLI must stop with that error, not print --help without the command."""

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from indexer.article import Article, RawRecord
-from indexer.parsing import (
+from thaigov_search.core.article import Article, RawRecord
+from thaigov_search.indexing.dates import parse_date_text
+from thaigov_search.indexing.parsing import (
     EmptyArticleError,
     article_from_fields,
-    parse_date_text,
     parse_record,
     parse_thaigov_text,
 )
@@ -292,8 +292,8 @@ def test_empty_title_falls_back_to_first_body_line(raw):
 
 def test_category_comes_from_the_corpus_file_name_when_it_names_a_section() -> None:
     """The title prefix says ข่าวทำเนียบรัฐบาล for nearly every release; the file name keeps the real section."""
-    from indexer.article import RawRecord
-    from indexer.parsing import parse_record, section_from_source
+    from thaigov_search.core.article import RawRecord
+    from thaigov_search.indexing.parsing import parse_record, section_from_source
 
     assert section_from_source("thaigov-corpus/ด้านเศรษฐกิจ _12.txt") == "ด้านเศรษฐกิจ"
     assert section_from_source("Government News_1.txt") == "Government News"

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, urlparse
 import feedparser
 import pytest
 
-from search_api.app import create_app
-from search_api.searcher import Searcher
 from tests.test_api import running
 from tests.test_web_page import CHROMIUM, browser, portal, wait_for_answer  # noqa: F401 - fixtures
-from thaigov_search.config import Settings
+from thaigov_search.api.app import create_app
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
 
 pytestmark = [
     pytest.mark.browser,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from thaigov_search.evaluation import evaluate, load_beir
+from thaigov_search.cli.evaluation import evaluate, load_beir
 
 TINY = Path(__file__).parent / "fixtures" / "tiny-beir"
 
@@ -30,7 +30,7 @@ def ndcg_by_mode(queries: str, qrels: str, index_dir: Path, settings, embedder) 
 def test_hybrid_is_default_mode() -> None:
     import inspect
 
-    from search_api.searcher import Searcher
+    from thaigov_search.search.searcher import Searcher
 
     assert inspect.signature(Searcher.search).parameters["mode"].default == "hybrid"
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from search_api.app import create_app
-from search_api.rate_limit import TokenBuckets, default_burst
-from search_api.searcher import Searcher
 from tests.test_api import running
-from thaigov_search.config import Settings
+from thaigov_search.api.app import create_app
+from thaigov_search.api.rate_limit import TokenBuckets, default_burst
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
 
 RATE = 4.0  # requests per second per client
 BURST = 8

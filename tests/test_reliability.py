@@ -33,13 +33,14 @@ import httpx
 import psutil
 import pytest
 
-from indexer.storage import IndexCorruptError, Manifest
-from search_api.app import create_app
-from search_api.searcher import Searcher
 from tests.noisy import noisy_neighbour
 from tests.test_api import running
+from thaigov_search.api.app import create_app
 from thaigov_search.cli import main
-from thaigov_search.config import Settings
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
+from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.schema import IndexCorruptError
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 API_KEY = "reliability-key-3c9e1d7a"
@@ -259,7 +260,7 @@ def test_keys_never_appear_in_logs_or_answers(keyed: str, caplog: pytest.LogCapt
 
 def test_the_server_binds_loopback_by_default(sample_index: Path, monkeypatch: pytest.MonkeyPatch,
                                               caplog: pytest.LogCaptureFixture) -> None:
-    from search_api import app as app_module
+    from thaigov_search.api import app as app_module
 
     monkeypatch.delenv("THAIGOV_SEARCH_HOST", raising=False)
     assert Settings().host == "127.0.0.1"
@@ -268,7 +269,7 @@ def test_the_server_binds_loopback_by_default(sample_index: Path, monkeypatch: p
     app_module.serve(sample_index, Settings(port=8123))
     assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8123
     assert calls[0]["access_log"] is False  # no request lines (URLs, headers) in the log
-    with caplog.at_level(logging.WARNING, logger="search_api.app"):
+    with caplog.at_level(logging.WARNING, logger="thaigov_search.api.app"):
         app_module.serve(sample_index, Settings(host="0.0.0.0"))
     assert calls[1]["host"] == "0.0.0.0" and "reachable from other machines" in caplog.text
 

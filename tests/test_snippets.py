@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search_api.snippets import SNIPPET_CHARS, make_snippet, term_hits
+from thaigov_search.search.snippets import SNIPPET_CHARS, make_snippet, term_hits
 
 LEAD = "นายกรัฐมนตรีเป็นประธานการประชุมคณะรัฐมนตรี ณ ทำเนียบรัฐบาล "
 MATCH = "กรมชลประทานเร่งระบายน้ำช่วยเหลือเกษตรกรที่ได้รับผลกระทบจากน้ำท่วม"

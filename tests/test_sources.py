@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.parsing import EmptyArticleError, parse_record
-from indexer.sources import MAX_STORED_WARNINGS, ReadStats, iter_records
+from thaigov_search.indexing.parsing import EmptyArticleError, parse_record
+from thaigov_search.indexing.sources import MAX_STORED_WARNINGS, ReadStats, iter_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "thaigov-sample.jsonl"
@@ -64,7 +64,7 @@ def test_bad_lines_are_skipped_counted_and_logged(tmp_path, sample_lines, caplog
         f.write(b'{"id": "x", "source": "no text"}\n')  # line 8
         f.write(good[2].encode())  # last line without newline
     stats = ReadStats()
-    with caplog.at_level(logging.WARNING, logger="indexer.sources"):
+    with caplog.at_level(logging.WARNING, logger="thaigov_search.indexing.sources"):
         recs = list(iter_records([path], stats))
     assert [r.id for r in recs] == [json.loads(g)["id"] for g in good]
     assert stats.read == 3 and stats.skipped == 5
@@ -166,11 +166,11 @@ def test_warnings_are_capped_but_counted(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text("x\n" * (MAX_STORED_WARNINGS + 50), encoding="utf-8")
     stats = ReadStats()
-    logging.getLogger("indexer.sources").disabled = True
+    logging.getLogger("thaigov_search.indexing.sources").disabled = True
     try:
         assert list(iter_records([path], stats)) == []
     finally:
-        logging.getLogger("indexer.sources").disabled = False
+        logging.getLogger("thaigov_search.indexing.sources").disabled = False
     assert stats.skipped == MAX_STORED_WARNINGS + 50
     assert len(stats.warnings) == MAX_STORED_WARNINGS
     assert stats.n_warnings == MAX_STORED_WARNINGS + 50

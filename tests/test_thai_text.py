@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from indexer.thai_text import normalize_text, split_sentences, tokenize_for_index
+from thaigov_search.core.thai_text import normalize_text, split_sentences, tokenize_for_index
 
 # From tg012535 (eGovernment Forum 2018), shortened
 LEAD = (

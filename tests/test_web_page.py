@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from search_api.app import create_app
-from search_api.searcher import Searcher
 from tests.test_api import EGOV_FORUM, running
-from thaigov_search.config import Settings
+from thaigov_search.api.app import create_app
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.searcher import Searcher
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot-search.png"

@@ -1,0 +1,4 @@
+"""The HTTP service over one index: JSON API, the search page and the widget (:func:`.app.create_app`).
+
+Uses the read path (``search``) for queries and the write path (``indexing``) for POST/DELETE.
+"""

@@ -1,0 +1,147 @@
+"""The read routes (search, documents, similar, categories, stats, health) and the page.
+
+Searches run in the threadpool under ``settings.request_timeout_s`` (504 on overrun).
+"""
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import anyio.to_thread
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from thaigov_search.api.schemas import (
+    ERRORS,
+    MAX_CATEGORY_CHARS,
+    MAX_OFFSET,
+    CategoryOut,
+    DocId,
+    DocumentOut,
+    HealthOut,
+    StatsOut,
+)
+from thaigov_search.api.state import ServiceState
+from thaigov_search.core.filters import Filters
+from thaigov_search.core.modes import SearchMode
+from thaigov_search.core.settings import Settings
+from thaigov_search.search.results import SearchResponse
+from thaigov_search.search.validation import clean_query, has_control_chars, validate_date_range
+
+STATIC_DIR = Path(__file__).parent / "static"
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+    ),
+    "Referrer-Policy": "no-referrer",
+}
+T = TypeVar("T")
+
+
+async def in_threadpool(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
+    """Run CPU-bound work off the event loop, within the request time limit (504 on overrun).
+
+    On overrun the answer goes out at once; the thread finishes its (read-only) work and is dropped.
+    """
+    call = anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+    try:
+        return await asyncio.wait_for(call, timeout=settings.request_timeout_s)
+    except asyncio.TimeoutError:
+        raise HTTPException(
+            504, f"the request took longer than the server's limit of {settings.request_timeout_s:g} s"
+        ) from None
+
+
+def check_text(value: str | None, name: str) -> str | None:
+    if value is not None and has_control_chars(value):
+        raise HTTPException(422, f"{name} contains control characters")
+    return value or None
+
+
+def search_params(
+    q: Annotated[str, Query(description="The query, Thai or English.", examples=["การประชุมรัฐบาลดิจิทัล"])],
+    mode: Annotated[SearchMode, Query(description="hybrid, dense (meaning only) or lexical (BM25 only).")] = "hybrid",
+    date_from: Annotated[str | None, Query(description="Earliest date, YYYY-MM-DD (inclusive).")] = None,
+    date_to: Annotated[str | None, Query(description="Latest date, YYYY-MM-DD (inclusive).")] = None,
+    category: Annotated[str | None, Query(max_length=MAX_CATEGORY_CHARS, description="Exact category (see /categories).")] = None,
+) -> tuple[str, str, Filters]:
+    """Validate the query and filters (422 with the reason)."""
+    try:
+        date_from, date_to = validate_date_range(date_from, date_to)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return q, mode, Filters(date_from, date_to, check_text(category, "category"))
+
+
+def add_read_routes(app: FastAPI, state: ServiceState) -> None:
+    settings = state.settings
+
+    @app.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
+    async def search(
+        params: Annotated[tuple[str, str, Filters], Depends(search_params)],
+        k: Annotated[int, Query(ge=1, le=settings.max_k, description="Results per page.")] = 10,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Results to skip (pagination).")] = 0,
+    ) -> SearchResponse:
+        """Ranked releases for a query; each with a snippet whose matched words are in `<mark>`."""
+        q, mode, filters = params
+        try:
+            query = clean_query(q, settings.max_query_chars)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        response = await in_threadpool(settings, state.require().search, query, k, offset, mode, filters)
+        state.after_search(query, mode, filters, response.total, response.took_ms)
+        return response
+
+    @app.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS, tags=["documents"])
+    async def get_document(doc_id: DocId) -> DocumentOut:
+        """One release in full."""
+        article = await in_threadpool(settings, state.require().get, doc_id)
+        if article is None:
+            raise HTTPException(404, f"no document with id {doc_id!r} in this index")
+        return DocumentOut(**article.as_document())
+
+    @app.get("/documents/{doc_id}/similar", response_model=SearchResponse, responses=ERRORS, tags=["documents"])
+    async def similar(
+        doc_id: DocId,
+        k: Annotated[int, Query(ge=1, le=settings.max_k, description="Related releases to return.")] = 10,
+    ) -> SearchResponse:
+        """Related releases (nearest by meaning), never the release itself."""
+        response = await in_threadpool(settings, state.require().similar, doc_id, k)
+        if response is None:
+            raise HTTPException(404, f"no document with id {doc_id!r} in this index")
+        return response
+
+    @app.get("/categories", response_model=list[CategoryOut], responses=ERRORS, tags=["index"])
+    async def categories() -> list[CategoryOut]:
+        """Categories (news sections) with their article counts, largest first."""
+        rows = await in_threadpool(settings, state.require().categories)
+        return [CategoryOut(**row) for row in rows]
+
+    @app.get("/stats", response_model=StatsOut, responses=ERRORS, tags=["index"])
+    async def stats() -> StatsOut:
+        """Size of the index and the model it was built with."""
+        return StatsOut(**await in_threadpool(settings, state.require().stats))
+
+    @app.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["index"])
+    async def health() -> JSONResponse:
+        """200 `ok` once the index is loaded; 503 `loading` before, 503 `error` if it could not be opened."""
+        if state.searcher is not None:
+            return JSONResponse({"status": "ok"})
+        if state.error:
+            return JSONResponse({"status": "error", "detail": state.error}, status_code=503)
+        return JSONResponse({"status": "loading"}, status_code=503)
+
+
+def add_page_routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget() -> FileResponse:
+        return FileResponse(STATIC_DIR / "widget.js", media_type="text/javascript; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

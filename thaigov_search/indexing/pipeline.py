@@ -1,0 +1,350 @@
+"""The indexing run: read → parse → skip unchanged → chunk → embed → commit, batch by batch.
+
+Each batch is committed in one SQLite transaction, so a run killed at any moment keeps every
+batch committed before it, and the next run skips those articles (same content hash) and goes
+on where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from thaigov_search.core.article import Article, Passage, RawRecord
+from thaigov_search.core.settings import Settings
+from thaigov_search.core.thai_text import tokenize_for_index
+from thaigov_search.embedding.embedder import Embedder
+from thaigov_search.indexing.chunking import chunk_article
+from thaigov_search.indexing.parsing import EmptyArticleError, parse_record
+from thaigov_search.indexing.sources import ReadStats, iter_records
+from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.writer import IndexWriter, content_hash
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    """What a run did, printed as the summary and returned to callers (API, eval, bench)."""
+
+    read: int = 0
+    indexed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    not_found_for_delete: list[str] = field(default_factory=list)
+    passages: int = 0
+    embedded_passages: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [
+            f"read {self.read}, indexed {self.indexed}, unchanged {self.unchanged}, skipped {self.skipped}, "
+            f"deleted {self.deleted}, in {self.seconds:.1f}s",
+        ]
+        if self.indexed:
+            rate = self.indexed / self.seconds if self.seconds else 0.0
+            lines.append(
+                f"embedded {self.embedded_passages} passages ({self.tokens} tokens) of {self.passages}; "
+                f"{rate:.1f} articles/s, {self.tokens / max(self.embed_seconds, 1e-9):.0f} tokens/s while embedding"
+            )
+        elif self.read and self.unchanged == self.read - self.skipped:
+            lines.append("nothing to embed: every article is already indexed and unchanged")
+        if self.not_found_for_delete:
+            lines.append(f"not in the index, nothing deleted: {', '.join(self.not_found_for_delete)}")
+        if self.warnings:
+            lines.append(f"{len(self.warnings)} warning(s); first: {self.warnings[0]}")
+        return "\n".join(lines)
+
+
+def chunking_key(settings: Settings) -> str:
+    """Settings that change passages; part of the content hash so a change re-embeds."""
+    return f"tokens={settings.passage_tokens};max_passages={settings.max_passages_per_article}"
+
+
+@dataclass
+class PreparedBatch:
+    """A batch parsed, chunked and tokenised for BM25, waiting for its vectors."""
+
+    records: int
+    rows: list[tuple[Article, str, list[str], list[str]]]
+    passages: list[list[Passage]]
+
+
+def chunk_for_index(article: Article, count_tokens: Callable[[str], int], settings: Settings) -> list[Passage]:
+    """Passages exactly as the indexer stores them: every passage is kept (snippets, reading),
+    only the first ``max_passages_per_article`` are embedded, so only those are sized exactly."""
+    return chunk_article(article, count_tokens, max_tokens=settings.passage_tokens,
+                         exact_passages=settings.max_passages_per_article)
+
+
+class Indexer:
+    """Incremental writer shared by the CLI and the HTTP API."""
+
+    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None,
+                 eager_snapshots: bool = True):
+        """``eager_snapshots=False`` (the HTTP write path) lets small writes skip the FAISS snapshot
+        until enough has changed (see :meth:`IndexWriter.write_snapshot`); batch runs always write one."""
+        self.eager_snapshots = eager_snapshots
+        self.index_dir = Path(index_dir)
+        self.settings = settings
+        self._embedder = embedder
+        self._writer: IndexWriter | None = None
+
+    # The model is loaded only when something must be embedded or a new index created.
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder.from_settings(self.settings)
+        return self._embedder
+
+    @property
+    def writer(self) -> IndexWriter:
+        if self._writer is None:
+            if Manifest.exists(self.index_dir):
+                manifest = Manifest.read(self.index_dir)
+                from thaigov_search.store.manifest import ensure_same_model
+
+                ensure_same_model(manifest, self.settings.model, None, self.index_dir)
+                dimension = manifest.dimension
+            else:
+                dimension = self.embedder.dimension
+            self._writer = IndexWriter(
+                self.index_dir, self.settings.model, dimension, self.settings.passage_tokens,
+                exact_max=self.settings.exact_search_max_passages,
+            )
+        return self._writer
+
+    def index_records(self, records: Iterable[RawRecord], report: IndexReport, total: int | None = None,
+                      progress: bool = True) -> IndexReport:
+        """Index a stream of raw records batch by batch; durable after each batch.
+
+        While batch *i* is embedded (ONNX Runtime and torch release the GIL and use the cores),
+        this thread parses, chunks and tokenises batch *i + 1*, then writes batch *i*. A crash
+        loses at most the batches not yet committed; the next run redoes them.
+        """
+        start = time.perf_counter()
+        bar = tqdm(total=total, unit="article", desc="indexing", disable=not progress, dynamic_ncols=True,
+                   smoothing=0.05)
+        pending: tuple[PreparedBatch, Future[list[np.ndarray | None]]] | None = None
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="embed") as pool:
+                for batch in batched(records, self.settings.commit_every):
+                    prepared = self._prepare(self._parse(batch, report), report)
+                    future = pool.submit(self._embed, prepared.passages, report)
+                    if pending is not None:
+                        self._commit(*pending, report=report, bar=bar)
+                    pending = (prepared, future)
+                if pending is not None:
+                    self._commit(*pending, report=report, bar=bar)
+                    pending = None
+        except BaseException:
+            failed = True
+            raise
+        else:
+            failed = False
+        finally:
+            if pending is not None:
+                pending[1].cancel()
+            bar.close()
+            report.seconds += time.perf_counter() - start
+            if self._writer is not None:
+                self._final_snapshot(failed)
+        return report
+
+    def _final_snapshot(self, failed: bool) -> None:
+        """Snapshot what was committed; after a failure, try too, but never hide the first error
+        (on a full disk the snapshot fails as well; readers then replay from the database)."""
+        try:
+            self._writer.write_snapshot()
+        except Exception as exc:
+            if not failed:
+                raise
+            logger.warning("could not write the vector snapshot after the failure above either: %s", exc)
+
+    def _commit(self, prepared: PreparedBatch, vectors: Future[list[np.ndarray | None]], report: IndexReport,
+                bar: tqdm) -> None:
+        self._write(prepared, vectors.result(), report)
+        bar.update(prepared.records)
+        bar.set_postfix(indexed=report.indexed, unchanged=report.unchanged, skipped=report.skipped)
+
+    def index_articles(self, articles: Sequence[Article]) -> IndexReport:
+        """Index already-parsed articles (the HTTP write path)."""
+        report = IndexReport(read=len(articles))
+        start = time.perf_counter()
+        self._store(list(articles), report)
+        self.writer.write_snapshot(force=self.eager_snapshots)
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def delete(self, ids: Sequence[str], report: IndexReport | None = None) -> IndexReport:
+        report = report or IndexReport()
+        if not Manifest.exists(self.index_dir):
+            report.not_found_for_delete.extend(ids)
+            return report
+        removed = self.writer.delete(ids)
+        report.deleted += len(removed)
+        report.not_found_for_delete.extend(i for i in ids if i not in set(removed))
+        self.writer.write_snapshot(force=self.eager_snapshots)
+        return report
+
+    def _parse(self, batch: list[RawRecord], report: IndexReport) -> tuple[int, list[Article]]:
+        articles: dict[str, Article] = {}
+        for record in batch:
+            report.read += 1
+            try:
+                article = parse_record(record)
+            except EmptyArticleError as exc:
+                report.skipped += 1
+                note = f"{record.origin}: skipped empty article {record.id!r} ({exc})"
+                logger.warning(note)
+                report.warnings.append(note)
+                continue
+            articles[article.id] = article  # a repeated id inside a batch: the last one wins
+        return len(batch), list(articles.values())
+
+    def _store(self, articles: list[Article], report: IndexReport) -> None:
+        prepared = self._prepare((len(articles), articles), report)
+        self._write(prepared, self._embed(prepared.passages, report), report)
+
+    def _prepare(self, parsed: tuple[int, list[Article]], report: IndexReport) -> PreparedBatch:
+        """Skip unchanged articles; chunk and BM25-tokenise the others (CPU work, no model run)."""
+        n_records, articles = parsed
+        if not articles:
+            return PreparedBatch(n_records, [], [])
+        key = chunking_key(self.settings)
+        digests = {a.id: content_hash(a, key) for a in articles}
+        stored = self.writer.stored_hashes(list(digests))
+        changed = [a for a in articles if stored.get(a.id) != digests[a.id]]
+        report.unchanged += len(articles) - len(changed)
+        rows = [(a, digests[a.id], tokenize_for_index(a.title), tokenize_for_index(a.body)) for a in changed]
+        return PreparedBatch(n_records, rows, [self._chunk(a) for a in changed])
+
+    def _write(self, prepared: PreparedBatch, vectors: list[np.ndarray | None], report: IndexReport) -> None:
+        if not prepared.rows:
+            return
+        self.writer.write_batch(prepared.rows, prepared.passages, vectors)
+        report.indexed += len(prepared.rows)
+        report.passages += sum(len(p) for p in prepared.passages)
+
+    def _chunk(self, article: Article) -> list[Passage]:
+        return chunk_for_index(article, self.embedder.count_tokens, self.settings)
+
+    def _embed(self, passages: list[list[Passage]], report: IndexReport) -> list[np.ndarray | None]:
+        """Embed the lead passages of each article (all when max_passages_per_article is 0)."""
+        limit = self.settings.max_passages_per_article
+        chosen = [p if limit <= 0 else p[:limit] for p in passages]
+        texts = [p.embed_text for group in chosen for p in group]
+        if not texts:  # nothing changed: do not load the model just to embed nothing
+            return [None for _ in chosen]
+        started = time.perf_counter()
+        batch_size = self.settings.batch_size or self.embedder.default_batch_size
+        matrix = self.embedder.embed_passages(texts, batch_size=batch_size)
+        report.embed_seconds += time.perf_counter() - started
+        report.embedded_passages += len(texts)
+        report.tokens += sum(p.n_tokens for group in chosen for p in group)
+        out: list[np.ndarray | None] = []
+        offset = 0
+        for group in chosen:
+            out.append(matrix[offset:offset + len(group)])
+            offset += len(group)
+        return out
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def batched(items: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run_index(
+    inputs: Sequence[Path | str],
+    index_dir: Path,
+    settings: Settings,
+    limit: int | None = None,
+    delete_ids: Sequence[str] = (),
+    progress: bool = True,
+    embedder: Embedder | None = None,
+    wait: float | None = None,
+) -> IndexReport:
+    """The `thaigov-search index` command: deletions first, then the inputs.
+
+    Holds the index directory's writer lock throughout (:mod:`thaigov_search.store.write_guard`): a second run
+    waits for it (``wait=None``), refuses at once (``wait=0``) or gives up after ``wait`` seconds.
+    A full disk or file-size limit becomes an :class:`IndexWriteError` saying what to do.
+    """
+    from thaigov_search.store.write_guard import (
+        WRITE_FAILURES,
+        IndexWriteError,
+        is_out_of_space,
+        out_of_space_message,
+        writer_lock,
+    )
+
+    try:
+        with writer_lock(index_dir, "thaigov-search index", wait=wait):
+            return _run_index(inputs, index_dir, settings, limit, delete_ids, progress, embedder)
+    except WRITE_FAILURES as exc:
+        if is_out_of_space(exc, index_dir):
+            raise IndexWriteError(out_of_space_message(index_dir, exc)) from exc
+        raise
+
+
+def _run_index(inputs: Sequence[Path | str], index_dir: Path, settings: Settings, limit: int | None,
+               delete_ids: Sequence[str], progress: bool, embedder: Embedder | None) -> IndexReport:
+    report = IndexReport()
+    indexer = Indexer(index_dir, settings, embedder)
+    try:
+        if delete_ids:
+            indexer.delete(list(delete_ids), report)
+        if inputs:
+            stats = ReadStats()
+            total = count_records(inputs, limit) if progress else None
+            indexer.index_records(iter_records(inputs, stats, limit=limit), report, total=total, progress=progress)
+            report.skipped += stats.skipped
+            report.read += stats.skipped
+            report.warnings = stats.warnings + report.warnings
+    finally:
+        indexer.close()
+    return report
+
+
+def count_records(inputs: Sequence[Path | str], limit: int | None) -> int | None:
+    """Cheap pre-count (lines / files) so the progress bar can show an ETA."""
+    import gzip
+    import lzma
+
+    total = 0
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            total += sum(1 for _ in path.rglob("*.txt"))
+            continue
+        opener = lzma.open if path.suffix == ".xz" else gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rb") as fh:
+                total += sum(1 for line in fh if line.strip())
+        except OSError:
+            return None
+        if limit is not None and total >= limit:
+            return limit
+    return min(total, limit) if limit is not None else total

@@ -1,0 +1,30 @@
+"""BM25 asked of SQLite FTS5 per query: no load time, the reference the in-memory engine is tested
+against, and what the one-shot CLI ``search`` uses (``THAIGOV_SEARCH_LEXICAL_ENGINE=fts5``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from thaigov_search.core.filters import Filters
+from thaigov_search.search.lexical.terms import BODY_WEIGHT, TITLE_WEIGHT, QueryTerms
+from thaigov_search.store.fts5 import bm25_search, vocab_doc_freq
+
+if TYPE_CHECKING:
+    import sqlite3
+
+
+class Fts5Engine:
+    """:class:`~thaigov_search.search.lexical.engine.LexicalEngine` over the ``lexical`` FTS5 table."""
+
+    def prepare(self, conn: sqlite3.Connection, generation: int | None = None) -> None:
+        """Nothing to catch up with: FTS5 is the database itself."""
+
+    def doc_freq(self, conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
+        return vocab_doc_freq(conn, terms)
+
+    def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters) -> list[tuple[int, float]]:
+        expression = terms.match_expression()
+        if expression is None:
+            return []
+        return bm25_search(conn, expression, k, TITLE_WEIGHT, BODY_WEIGHT, filters)

@@ -1,0 +1,5 @@
+"""The index directory: the only code that speaks SQL and knows the index's file names.
+
+Schema, manifest, vector snapshots, the writer's transactions, the reader's delta replay and the
+named queries the read path needs. Imports only ``core``.
+"""

@@ -1,0 +1,76 @@
+"""``manifest.json``: what an index is (format, model, counts, current snapshot), replaced atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from thaigov_search.core.files import atomic_write_text
+from thaigov_search.store.schema import (
+    DB_NAME,
+    FORMAT_VERSION,
+    IndexCorruptError,
+    IndexNotFoundError,
+    ModelMismatchError,
+)
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index is: written atomically next to the data it describes."""
+
+    format_version: int
+    model: str
+    dimension: int
+    passage_tokens: int
+    created_at: str
+    built_at: str
+    articles: int
+    passages: int
+    generation: int
+    snapshot: str | None  # file name of the current FAISS snapshot
+    snapshot_generation: int
+    snapshot_sha256: str | None
+    snapshot_kind: str  # "flat" or "hnsw"
+
+    @staticmethod
+    def exists(index_dir: Path) -> bool:
+        """Whether ``index_dir`` holds an index (its manifest is written last when one is created)."""
+        return (Path(index_dir) / MANIFEST_NAME).is_file()
+
+    @staticmethod
+    def read(index_dir: Path) -> Manifest:
+        path = index_dir / MANIFEST_NAME
+        if not path.exists():
+            if (index_dir / DB_NAME).exists():
+                raise IndexCorruptError(f"{path} is missing; the index in {index_dir} is incomplete. Re-run `thaigov-search index`.")
+            raise IndexNotFoundError(f"No index in {index_dir}: build one with `thaigov-search index --index-dir {index_dir} --input ...`.")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Manifest(**data)
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+            raise IndexCorruptError(f"{path} is damaged ({exc}). Rebuild the index or restore the file.") from exc
+
+    def write(self, index_dir: Path) -> None:
+        atomic_write_text(index_dir / MANIFEST_NAME, json.dumps(self.__dict__, ensure_ascii=False, indent=2))
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def ensure_same_model(manifest: Manifest, model: str, dimension: int | None, index_dir: Path) -> None:
+    """Vectors from two models are not comparable: refuse to mix them."""
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"{index_dir} uses index format {manifest.format_version}, this program reads {FORMAT_VERSION}. Rebuild the index."
+        )
+    if manifest.model != model or (dimension is not None and manifest.dimension != dimension):
+        raise ModelMismatchError(
+            f"{index_dir} was built with model '{manifest.model}' (dimension {manifest.dimension}), "
+            f"not '{model}'. Use --model {manifest.model}, or index into a new --index-dir."
+        )

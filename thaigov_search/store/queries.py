@@ -1,0 +1,125 @@
+"""The named read queries the read path asks of the index database; it writes no SQL of its own.
+
+Every function runs on the caller's connection, so a caller inside a read transaction
+(:meth:`thaigov_search.store.reader.IndexReader.snapshot`) sees one committed generation throughout.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from thaigov_search.core.filters import Filters
+
+
+def filter_clause(filters: Filters) -> tuple[str, tuple]:
+    """A WHERE fragment over ``articles a`` (empty when nothing is filtered) and its parameters."""
+    clauses, args = [], []
+    if filters.date_from:
+        clauses.append("a.date >= ?")
+        args.append(filters.date_from)
+    if filters.date_to:
+        clauses.append("a.date <= ?")
+        args.append(filters.date_to)
+    if filters.category:
+        clauses.append("a.category = ?")
+        args.append(filters.category)
+    return " AND ".join(clauses), tuple(args)
+
+
+@contextmanager
+def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Every SELECT inside sees one committed generation."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
+
+
+def article_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+
+def max_article_rowid(conn: sqlite3.Connection) -> int:
+    """The largest article rowid (0 for an empty index); O(1)."""
+    return int(conn.execute("SELECT max(rowid) FROM articles").fetchone()[0] or 0)
+
+
+def live_rowids(conn: sqlite3.Connection, rowids: Sequence[int]) -> set[int]:
+    """Those of ``rowids`` whose article still exists."""
+    if not rowids:
+        return set()
+    marks = ",".join("?" * len(rowids))
+    return {r[0] for r in conn.execute(f"SELECT rowid FROM articles WHERE rowid IN ({marks})", list(rowids))}
+
+
+def article_rowids_matching(conn: sqlite3.Connection, filters: Filters) -> np.ndarray:
+    """Rowids (int64) of the articles that pass ``filters``."""
+    where, args = filter_clause(filters)
+    sql = "SELECT a.rowid FROM articles a" + (f" WHERE {where}" if where else "")
+    return np.array([r[0] for r in conn.execute(sql, args)], dtype=np.int64)
+
+
+def embedded_pids_matching(conn: sqlite3.Connection, filters: Filters) -> list[int]:
+    """Ids of the embedded passages of the articles that pass ``filters``."""
+    where, args = filter_clause(filters)
+    rows = conn.execute(
+        "SELECT p.pid FROM passages p JOIN articles a ON a.rowid = p.article_rowid WHERE p.vector IS NOT NULL"
+        + (f" AND {where}" if where else ""),
+        args,
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def passage_owners(conn: sqlite3.Connection, pids: Sequence[int]) -> dict[int, int]:
+    """Passage id -> its article's rowid, for the passages that still exist."""
+    if not pids:
+        return {}
+    marks = ",".join("?" * len(pids))
+    return dict(conn.execute(f"SELECT pid, article_rowid FROM passages WHERE pid IN ({marks})", list(pids)).fetchall())
+
+
+def result_rows(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, tuple]:
+    """Article rowid -> (id, title, date, category, url): what a search result shows."""
+    marks = ",".join("?" * len(rowids))
+    return {r[0]: r[1:] for r in conn.execute(
+        f"SELECT rowid, id, title, date, category, url FROM articles WHERE rowid IN ({marks})", list(rowids))}
+
+
+def passages_of(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+    """Article rowid -> its passages as (pid, text), in article order."""
+    marks = ",".join("?" * len(rowids))
+    passages: dict[int, list[tuple[int, str]]] = {}
+    for rowid, pid, text in conn.execute(
+            f"SELECT article_rowid, pid, text FROM passages WHERE article_rowid IN ({marks}) "
+            "ORDER BY article_rowid, position", list(rowids)):
+        passages.setdefault(rowid, []).append((pid, text))
+    return passages
+
+
+def article_rowid_and_title(conn: sqlite3.Connection, doc_id: str) -> tuple[int, str] | None:
+    row = conn.execute("SELECT rowid, title FROM articles WHERE id = ?", (doc_id,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def embedded_pids_of(conn: sqlite3.Connection, rowid: int) -> list[int]:
+    """Ids of one article's embedded passages, in article order."""
+    return [r[0] for r in conn.execute(
+        "SELECT pid FROM passages WHERE article_rowid = ? AND vector IS NOT NULL ORDER BY position", (rowid,))]
+
+
+def index_counts(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(articles, passages)."""
+    articles, passages = conn.execute(
+        "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages)").fetchone()
+    return articles, passages
+
+
+def category_counts(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """(category, articles) by descending count, then name."""
+    return conn.execute(
+        "SELECT category, count(*) FROM articles GROUP BY category ORDER BY count(*) DESC, category").fetchall()

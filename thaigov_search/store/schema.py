@@ -1,0 +1,127 @@
+"""The index database: its schema and file name, connections, integrity checks, errors, row types.
+
+Layout of an index directory::
+
+    manifest.json          format version, model, dimension, counts, current vector snapshot
+    index.sqlite           articles, passages (with their vectors), FTS5 lexical index, tombstones
+    vectors-<gen>.faiss    FAISS snapshot of passage vectors as of SQLite generation <gen>
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+DB_NAME = "index.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    date TEXT,
+    category TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT 'th',
+    body TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    gen INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
+CREATE INDEX IF NOT EXISTS articles_category ON articles(category);
+CREATE TABLE IF NOT EXISTS passages (
+    pid INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    vector BLOB,
+    gen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_article ON passages(article_rowid);
+CREATE INDEX IF NOT EXISTS passages_gen ON passages(gen);
+CREATE TABLE IF NOT EXISTS tombstones (pid INTEGER PRIMARY KEY, gen INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_gen ON tombstones(gen);
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(title, body, tokenize = 'ascii');
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
+"""
+
+
+class IndexError_(Exception):
+    """Base class for index problems a user can act on."""
+
+
+class IndexNotFoundError(IndexError_):
+    """The directory holds no index."""
+
+
+class IndexCorruptError(IndexError_):
+    """A file of the index is damaged or missing."""
+
+
+class ModelMismatchError(IndexError_):
+    """The index was built with another embedding model."""
+
+
+def connect(db_path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection tuned for one writer and many readers (WAL, busy timeout)."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(db_path, timeout=60, check_same_thread=False, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+    except sqlite3.DatabaseError as exc:  # a truncated or garbled file fails here already
+        conn.close()
+        if isinstance(exc, sqlite3.OperationalError) and str(exc) in ("disk I/O error", "database or disk is full"):
+            raise  # no room for the WAL / shared-memory files (a full disk): not damage, never "rebuild" (issue #15)
+        raise IndexCorruptError(f"{db_path} is damaged ({exc}). Rebuild the index with `thaigov-search index`.") from exc
+    return conn
+
+
+def check_database(conn: sqlite3.Connection, db_path: Path) -> None:
+    """Fail loudly on a damaged SQLite file instead of serving empty results."""
+    try:
+        row = conn.execute("PRAGMA quick_check(1)").fetchone()
+        conn.execute("SELECT count(*) FROM meta").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise IndexCorruptError(f"{db_path} is damaged ({exc}). Rebuild the index with `thaigov-search index`.") from exc
+    if row is None or row[0] != "ok":
+        raise IndexCorruptError(f"{db_path} failed its integrity check ({row}). Rebuild the index with `thaigov-search index`.")
+
+
+def vector_to_blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def blobs_to_matrix(blobs: Sequence[bytes], dimension: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension)
+
+
+def check_database_schema(conn: sqlite3.Connection) -> None:
+    try:
+        conn.executescript(SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        raise IndexCorruptError(f"The index database is damaged ({exc}). Rebuild it with `thaigov-search index`.") from exc
+
+
+def current_generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def passage_count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM passages").fetchone()[0])
+
+
