@@ -18,8 +18,11 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """Default settings; the model cache is the user's (built once per machine, reused)."""
-    return Settings()
+    """Default settings; the model cache is the user's (built once per machine, reused).
+
+    Search analytics off: servers over the shared ``sample_index`` would otherwise write an
+    analytics file into it (tests/test_analytics.py turns it on over private copies)."""
+    return Settings(analytics=False)
 
 
 @pytest.fixture(scope="session")

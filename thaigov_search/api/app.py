@@ -2,7 +2,9 @@
 
 Routes (see docs/api.md): ``GET /search``, ``GET /documents/{id}``, ``GET /documents/{id}/similar``,
 ``GET /categories``, ``GET /stats``, ``GET /health``, and — only when ``settings.api_key`` is set —
-``POST /documents`` and ``DELETE /documents/{id}`` (header ``X-API-Key``).
+``POST /documents`` and ``DELETE /documents/{id}`` (header ``X-API-Key``). Portal features
+(api/portal.py): ``GET /feed.atom``, ``/feed.rss``, ``/opensearch.xml``, ``/metrics`` (when on),
+``/admin/analytics`` (X-API-Key), a per-client rate limit, following a switched index symlink.
 
 Robustness rules: every error is JSON ``{"detail": "<reason>"}``; bad input is a 4xx (400 for
 undecodable requests, 413 for oversized bodies, 422 for values that fail validation); searches run
@@ -23,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from thaigov_search.api.errors import install_error_handlers
 from thaigov_search.api.guard import GuardMiddleware
+from thaigov_search.api.portal import PortalFeatures
 from thaigov_search.api.routes import add_page_routes, add_read_routes
 from thaigov_search.api.schemas import ErrorOut
 from thaigov_search.api.state import ServiceState
@@ -33,17 +36,18 @@ from thaigov_search.search.searcher import Searcher
 logger = logging.getLogger(__name__)
 
 
-
-
 def create_app(index_dir: Path, settings: Settings, searcher: Searcher | None = None) -> FastAPI:
     """The service over one index; with ``searcher=None`` the index loads in a background thread."""
-    state = ServiceState(index_dir, settings, searcher)
+    state = ServiceState(index_dir, settings)
+    portal = PortalFeatures(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if state.searcher is None:
             threading.Thread(target=state.load, name="index-loader", daemon=True).start()
+        portal.start()
         yield
+        portal.stop()
         await run_in_threadpool(state.close)
 
     # FastAPIOffline serves the Swagger UI / ReDoc assets from the installed package, not a CDN.
@@ -57,16 +61,22 @@ def create_app(index_dir: Path, settings: Settings, searcher: Searcher | None = 
     app.state.service = state
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(  # outermost: error answers carry CORS headers too
+    portal.add_rate_limit(app)  # inside CORS: a 429 carries the CORS headers, so the widget can read it
+    app.add_middleware(  # error answers carry CORS headers too
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Content-Type", "X-API-Key"],
+        expose_headers=["Retry-After"],
         max_age=600,
     )
     add_read_routes(app, state)
-    add_write_routes(app, state)
+    require_key = add_write_routes(app, state)
+    portal.add_routes(app, require_key)
     add_page_routes(app)
+    portal.add_metrics(app)  # outermost: counts every answer, 429s and CORS refusals included
+    if searcher is not None:
+        state.serve_searcher(searcher)  # after the hooks are registered
     return app
 
 
@@ -87,4 +97,5 @@ def serve(index_dir: Path, settings: Settings) -> None:
     print(f"thaigov-search: serving {index_dir} at http://{settings.host}:{settings.port}/ "
           f"(API docs at /docs; Ctrl-C to stop)", file=sys.stderr, flush=True)
     uvicorn.run(create_app(Path(index_dir), settings), host=settings.host, port=settings.port,
-                log_level="warning", access_log=False, server_header=False)
+                log_level="warning", access_log=False, server_header=False,
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)

@@ -91,7 +91,9 @@ def add_read_routes(app: FastAPI, state: ServiceState) -> None:
             query = clean_query(q, settings.max_query_chars)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        return await in_threadpool(settings, state.require().search, query, k, offset, mode, filters)
+        response = await in_threadpool(settings, state.require().search, query, k, offset, mode, filters)
+        state.after_search(query, mode, filters, response.total, response.took_ms)
+        return response
 
     @app.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS, tags=["documents"])
     async def get_document(doc_id: DocId) -> DocumentOut:

@@ -2,35 +2,65 @@
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException
 
+from thaigov_search.core.filters import Filters
 from thaigov_search.core.settings import Settings
 from thaigov_search.search.searcher import Searcher
+from thaigov_search.store.backup import resolve_index
 
 logger = logging.getLogger(__name__)
 
 
 class ServiceState:
-    """The searcher (loaded in a background thread) and the one shared, lock-guarded writer."""
+    """The searcher (loaded in a background thread) and the one shared, lock-guarded writer.
 
-    def __init__(self, index_dir: Path, settings: Settings, searcher: Searcher | None):
+    ``index_dir`` is what the operator gave (maybe a symlink, see api/index_switch.py); ``served_dir``
+    the directory actually open. ``searcher_hooks`` run on every searcher before it is served (metrics
+    attach their embedding timer); ``recorder`` records searches (api/analytics.py).
+    """
+
+    def __init__(self, index_dir: Path, settings: Settings):
         self.index_dir = Path(index_dir)
+        self.served_dir = resolve_index(self.index_dir)
         self.settings = settings
-        self.searcher = searcher
+        self.searcher: Searcher | None = None
         self.error: str | None = None
         self.write_lock = threading.Lock()
         self._indexer: Any = None
+        self.searcher_hooks: list[Callable[[Searcher], None]] = []
+        self.recorder: Any = None
+
+    def serve_searcher(self, searcher: Searcher) -> None:
+        for hook in self.searcher_hooks:
+            hook(searcher)
+        self.searcher = searcher
+
+    def swap(self, searcher: Searcher, served_dir: Path) -> None:
+        """Serve another index from the next request on (a switched symlink); writes go there too."""
+        with self.write_lock:
+            if self._indexer is not None:
+                self._indexer.close()
+                self._indexer = None
+            self.served_dir = served_dir
+            self.serve_searcher(searcher)
+
+    def after_search(self, query: str, mode: str, filters: Filters, total: int, took_ms: float) -> None:
+        """Hand the search to the analytics recorder (queues it; never raises, never waits)."""
+        if self.recorder is not None:
+            self.recorder.record(query, mode, filters.given(), total, took_ms)
 
     def load(self) -> None:
         """Open the index and warm up the model with one search, so the first real query is not the slow one."""
         try:
-            searcher = Searcher(self.index_dir, self.settings)
+            searcher = Searcher(self.served_dir, self.settings)
             searcher.search("รัฐบาล government", k=1)  # loads the model and tokenisers now, not on the first query
-            self.searcher = searcher
-            logger.warning("index %s loaded; ready", self.index_dir)
+            self.serve_searcher(searcher)
+            logger.warning("index %s loaded; ready", self.served_dir)
         except Exception as exc:  # reported by /health and every route
             logger.exception("could not open the index %s", self.index_dir)
             self.error = f"could not open the index: {exc}"
@@ -45,7 +75,7 @@ class ServiceState:
         if self._indexer is None:
             from thaigov_search.indexing.pipeline import Indexer
 
-            self._indexer = Indexer(self.index_dir, self.settings, embedder=self.require().embedder,
+            self._indexer = Indexer(self.served_dir, self.settings, embedder=self.require().embedder,
                                     eager_snapshots=False)  # readers replay small deltas; no HNSW rebuild per POST
         return self._indexer
 

@@ -21,7 +21,8 @@ from thaigov_search.store.write_guard import IndexBusyError, writer_lock
 T = TypeVar("T")
 
 
-def add_write_routes(app: FastAPI, state: ServiceState) -> None:
+def add_write_routes(app: FastAPI, state: ServiceState) -> Callable:
+    """POST/DELETE /documents; returns the API-key dependency (the admin routes use it too)."""
     settings = state.settings
     api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                                   description="Required for writes; the server's THAIGOV_SEARCH_API_KEY.")
@@ -58,6 +59,8 @@ def add_write_routes(app: FastAPI, state: ServiceState) -> None:
             raise HTTPException(404, f"no document with id {doc_id!r} in this index; nothing deleted")
         return WriteOut(indexed=0, unchanged=0, deleted=report.deleted, ids=[doc_id])
 
+    return require_key
+
 
 RETRY_AFTER_S = 30
 """Retry-After of a 503 while an `index` run holds the writer lock (such runs commit every 200 articles)."""
@@ -74,7 +77,7 @@ def write(state: ServiceState, action: Callable[[Any], T]) -> T:
     state.require()
     with state.write_lock:
         try:
-            with writer_lock(state.index_dir, "thaigov-search serve (POST/DELETE /documents)",
+            with writer_lock(state.served_dir, "thaigov-search serve (POST/DELETE /documents)",
                              wait=state.settings.write_wait_s):
                 return action(state.indexer())
         except IndexBusyError as exc:

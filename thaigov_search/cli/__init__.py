@@ -1,4 +1,5 @@
-"""Top layer: the ``thaigov-search`` command (:mod:`.main`) with ``eval`` and ``bench``, and ``noisy``.
+"""Top layer: the ``thaigov-search`` command (:mod:`.main`) with ``eval``, ``bench``, the operations commands
+(:mod:`.portal`: ``analytics``, ``backup``, ``switch``) and ``noisy``.
 
 ``thaigov_search.cli:main`` is the console script; ``python -m thaigov_search.cli`` runs the same.
 """

@@ -1,14 +1,20 @@
-"""What every command shares: the flags -> settings rule and the error a user can fix."""
+"""What every command shares: the flags -> settings rule, JSON output and the error a user can fix."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from thaigov_search.core.settings import Settings
 
 
 class UsageError(Exception):
     """A mistake the user can fix; printed without a traceback."""
+
+
+def print_json(data: object) -> None:
+    """JSON output of every command (``--json``): Thai text as is, indented."""
+    print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -1,22 +1,18 @@
-"""`thaigov-search`: the one command-line entry point (index, search, get, similar, stats, serve, eval, bench)."""
+"""`thaigov-search`: the one command-line entry point (index, search, get, similar, stats, serve, eval, bench;
+analytics, backup, switch from cli/portal.py)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from thaigov_search.cli.common import UsageError, settings_from
+from thaigov_search.cli.common import UsageError, print_json, settings_from
 from thaigov_search.core.modes import BACKENDS, MODES
 
 logger = logging.getLogger("thaigov_search")
-
-
-def print_json(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 # --------------------------------------------------------------------------------- commands
@@ -177,15 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def extra_commands() -> list[Callable]:
-    """Subcommands that live next to their implementation (eval, bench).
+    """Subcommands that live next to their implementation (eval, bench, analytics/backup/switch).
 
     Imported unguarded on purpose: a broken import (a missing dependency, a bug) must stop the
     program with its traceback, not make `eval` or `bench` silently vanish from --help (issue #15).
     """
     from thaigov_search.cli.bench import register as register_bench
     from thaigov_search.cli.evaluation import register as register_eval
+    from thaigov_search.cli.portal import register as register_portal
 
-    return [register_eval, register_bench]
+    return [register_eval, register_bench, register_portal]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

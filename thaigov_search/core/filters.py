@@ -16,3 +16,7 @@ class Filters:
     @property
     def active(self) -> bool:
         return bool(self.date_from or self.date_to or self.category)
+
+    def given(self) -> dict[str, str]:
+        """The restrictions set, by name: what search analytics record and what a feed's URL carries."""
+        return {name: value for name in ("date_from", "date_to", "category") if (value := getattr(self, name))}

@@ -63,4 +63,39 @@ class Settings(BaseSettings):
         description="POST/DELETE /documents wait this long for an `index` run holding the index's writer lock, "
         "then answer 503 with Retry-After.",
     )
+    # Running on a portal (docs/deploy.md)
+    public_url: str | None = Field(
+        default=None,
+        description="Absolute base URL the public reaches the service at (https://search.example.go.th), used in "
+        "feeds and /opensearch.xml; unset: taken from each request (the Host / X-Forwarded-* headers).",
+    )
+    feed_size: int = Field(default=20, ge=1, le=100, description="Entries in a feed unless the request gives k.")
+    metrics: bool = Field(default=False, description="Serve Prometheus metrics at GET /metrics.")
+    metrics_key: str | None = Field(
+        default=None, description="When set, /metrics needs it as 'Authorization: Bearer <key>' or X-API-Key.",
+    )
+    rate_limit_per_s: float | None = Field(
+        default=None, gt=0, description="Requests per second allowed per client address (unset: no limit).",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="Proxies whose X-Forwarded-For/-Proto `serve` believes (comma-separated "
+        "addresses, or '*'): the client address the rate limit counts comes from them.",
+    )
+    rate_limit_burst: int | None = Field(
+        default=None, ge=1, description="Requests a client may make at once above the rate (unset: 2 x the rate).",
+    )
+    analytics: bool = Field(
+        default=True, description="Record searches (query text, filters, result count, latency, time; never who "
+        "asked) for `thaigov-search analytics` and GET /admin/analytics.",
+    )
+    analytics_db: Path | None = Field(
+        default=None, description="Analytics SQLite file; unset: analytics.sqlite in the index directory, or "
+        "<name>.analytics.sqlite beside it when --index-dir is a symlink (kept across index switches).",
+    )
+    analytics_raw_days: int = Field(default=30, ge=1, description="Days single search records are kept.")
+    analytics_days: int = Field(default=400, ge=1, description="Days the per-day query counts are kept.")
+    index_watch_s: float = Field(
+        default=2.0, gt=0, description="How often `serve` checks whether its --index-dir symlink points at a new "
+        "index (a rebuilt one switched in with `thaigov-search switch`).",
+    )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +62,7 @@ class Searcher:
         self._model_spec = model
         self._count_cache: tuple[int, int] | None = None  # (generation, articles)
         self.lexical = make_lexical_engine(settings.lexical_engine, self.reader)
+        self.on_embed: Callable[[float], None] | None = None  # seconds per query embedding (the service's /metrics)
 
     @property
     def embedder(self) -> Embedder:
@@ -125,7 +126,10 @@ class Searcher:
 
     def _dense_docs(self, conn, query: str, fetch: int, allowed: Sequence[int] | None) -> tuple[dict[int, float], dict[int, int]]:
         """Document score = its best passage's cosine similarity; also remembers that passage."""
+        started = time.perf_counter()
         vector = self.embedder.embed_queries([query])[0]
+        if self.on_embed is not None:
+            self.on_embed(time.perf_counter() - started)
         hits = self.reader.dense_search(vector, fetch, allowed)
         return self._aggregate(conn, hits)
 

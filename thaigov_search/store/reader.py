@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class IndexReader:
             self.generation = db_gen
         finally:
             conn.execute("COMMIT")
+        self.refreshed_at = time.time()  # reported by /metrics
         logger.info("loaded index %s: generation %d, %d vectors", self.index_dir, self.generation, self.index.ntotal)
 
     def _load_snapshot(self, manifest: Manifest, conn: sqlite3.Connection, db_gen: int) -> tuple[faiss.Index, int]:
@@ -149,6 +151,7 @@ class IndexReader:
                 if gen != self.generation:
                     self._apply_delta(conn, self.generation)
                     self.generation = gen
+                    self.refreshed_at = time.time()
             finally:
                 conn.execute("COMMIT")
             try:

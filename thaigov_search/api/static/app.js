@@ -84,7 +84,7 @@ async function api(path) {
   if (!response.ok) {
     let detail = body && body.detail !== undefined ? body.detail : response.statusText;
     if (typeof detail !== "string") detail = JSON.stringify(detail);
-    throw { status: response.status, detail };
+    throw { status: response.status, detail, retryAfter: parseInt(response.headers.get("Retry-After") || "", 10) };
   }
   return body;
 }
@@ -106,8 +106,20 @@ function navigate(url) {
   render();
 }
 
+/** Over the server's per-client rate limit: a message, not an error code. */
+function busyMessage(seconds) {
+  const wait = Number.isFinite(seconds) && seconds > 0 ? seconds : 1;
+  return `มีการค้นหาจากเครือข่ายของท่านถี่เกินไป กรุณารอ ${wait} วินาทีแล้วลองใหม่อีกครั้ง ` +
+    `(too many searches from your connection: please wait ${wait} s and try again)`;
+}
+
 function showError(err) {
   const box = $("error");
+  if (err.status === 429) {
+    box.replaceChildren(el("span", { class: "busy" }, busyMessage(err.retryAfter)));
+    box.hidden = false;
+    return;
+  }
   box.replaceChildren(
     el("strong", {}, `เกิดข้อผิดพลาด (error${err.status ? " " + err.status : ""}): `),
     el("span", { class: "detail" }, err.detail || "unknown error"),
@@ -115,7 +127,24 @@ function showError(err) {
   box.hidden = false;
 }
 
+/** The feed links (page and <head>) for a search: same query and filters, newest first. */
+function showFeeds(params) {
+  const query = new URLSearchParams({ q: params.get("q").trim() });
+  for (const name of FILTERS) if (params.get(name)) query.set(name, params.get(name));
+  $("feed-atom").href = `/feed.atom?${query}`;
+  $("feed-rss").href = `/feed.rss?${query}`;
+  $("feeds").hidden = false;
+  let link = document.querySelector('link[rel="alternate"][type="application/atom+xml"]');
+  if (!link) {
+    link = el("link", { rel: "alternate", type: "application/atom+xml" });
+    document.head.append(link);
+  }
+  link.title = `ข่าวรัฐบาลไทย: ${params.get("q").trim()}`;
+  link.href = `/feed.atom?${query}`;
+}
+
 function clearView() {
+  $("feeds").hidden = true;
   $("error").hidden = true;
   $("error").replaceChildren();
   $("result-list").replaceChildren();
@@ -235,7 +264,10 @@ function showResults(data, params, page, related) {
     document.title = `${data.query} · ค้นหาข่าวรัฐบาลไทย`;
   }
   list.replaceChildren(...data.results.map((hit) => resultItem(hit, params)));
-  if (!related) renderPager(params, page, data.total);
+  if (!related) {
+    renderPager(params, page, data.total);
+    showFeeds(params);
+  }
 }
 
 async function loadCategories() {

@@ -20,9 +20,11 @@
   var english = script.getAttribute("data-lang") === "en";
   var text = english
     ? { label: "Search Thai government news", button: "Search", more: "More results", none: "No results",
-        error: "Search failed", searching: "Searching…" }
+        error: "Search failed", searching: "Searching…",
+        busy: function (s) { return "Too many searches from your connection: please wait " + s + " s and try again."; } }
     : { label: "ค้นหาข่าวรัฐบาล", button: "ค้นหา", more: "ดูผลทั้งหมด", none: "ไม่พบข่าวที่ตรงกับคำค้น",
-        error: "ค้นหาไม่สำเร็จ", searching: "กำลังค้นหา…" };
+        error: "ค้นหาไม่สำเร็จ", searching: "กำลังค้นหา…",
+        busy: function (s) { return "มีการค้นหาถี่เกินไป กรุณารอ " + s + " วินาทีแล้วลองใหม่อีกครั้ง"; } };
   var MONTHS = ["มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน",
     "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"];
   var CSS = [
@@ -103,6 +105,11 @@
       fetch(base + "/search?" + new URLSearchParams({ q: q, k: String(k) }).toString(), { headers: { Accept: "application/json" } })
         .then(function (r) {
           return r.json().catch(function () { return {}; }).then(function (body) {
+            if (r.status === 429) {  // the server's per-client rate limit: say when to try again
+              var busy = new Error(text.busy(Math.max(1, parseInt(r.headers.get("Retry-After") || "1", 10) || 1)));
+              busy.busy = true;
+              throw busy;
+            }
             if (!r.ok) throw new Error(typeof body.detail === "string" ? body.detail : "HTTP " + r.status);
             return body;
           });
@@ -126,8 +133,8 @@
         })
         .catch(function (err) {
           if (mine !== seq) return;
-          status.className = "msg err";
-          status.textContent = text.error + ": " + (err && err.message ? err.message : String(err));
+          status.className = err && err.busy ? "msg busy" : "msg err";
+          status.textContent = err && err.busy ? err.message : text.error + ": " + (err && err.message ? err.message : String(err));
         });
     });
   }
