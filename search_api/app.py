@@ -385,13 +385,14 @@ def search_params(
     date_from: Annotated[str | None, Query(description="Earliest date, YYYY-MM-DD (inclusive).")] = None,
     date_to: Annotated[str | None, Query(description="Latest date, YYYY-MM-DD (inclusive).")] = None,
     category: Annotated[str | None, Query(max_length=MAX_CATEGORY_CHARS, description="Exact category (see /categories).")] = None,
+    language: Annotated[Literal["th", "en"] | None, Query(description="Only releases in this language (th or en).")] = None,
 ) -> tuple[str, str, Filters]:
     """Validate the query and filters (422 with the reason)."""
     try:
         date_from, date_to = validate_date_range(date_from, date_to)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    return q, mode, Filters(date_from, date_to, check_text(category, "category"))
+    return q, mode, Filters(date_from, date_to, check_text(category, "category"), language)
 
 
 def add_read_routes(app: FastAPI, state: ServiceState) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 from indexer.embedding import Embedder
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle, current_generation
 from indexer.thai_text import tokenize_for_index
+from search_api.calibration import LanguageStats, calibrate, language_stats
 from search_api.fusion import hybrid_ranking
 from search_api.index_reader import IndexReader
 from search_api.lexical import QueryTerms, article_count, lexical_search, query_terms
@@ -28,11 +30,12 @@ PASSAGES_PER_DOC = 4  # at most this many dense passages fetched per wanted docu
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrictions on date (ISO, inclusive) and category (exact section name)."""
+    """Restrictions on date (ISO, inclusive), category (exact section name) and language (th/en)."""
 
     date_from: str | None = None
     date_to: str | None = None
     category: str | None = None
+    language: str | None = None
 
     def sql(self) -> tuple[str, tuple]:
         clauses, args = [], []
@@ -45,11 +48,14 @@ class Filters:
         if self.category:
             clauses.append("a.category = ?")
             args.append(self.category)
+        if self.language:
+            clauses.append("a.language = ?")
+            args.append(self.language)
         return " AND ".join(clauses), tuple(args)
 
     @property
     def active(self) -> bool:
-        return bool(self.date_from or self.date_to or self.category)
+        return bool(self.date_from or self.date_to or self.category or self.language)
 
 
 @dataclass
@@ -123,6 +129,8 @@ class Searcher:
         self._embedder = embedder
         self._model_spec = model
         self._count_cache: tuple[int, int] | None = None  # (generation, articles)
+        self._stats: LanguageStats | None = None  # dense calibration (search_api.calibration)
+        self._stats_lock = threading.Lock()
         self.in_memory_lexical = settings.lexical_engine == "memory"
 
     @property
@@ -179,10 +187,41 @@ class Searcher:
             allowed = self._allowed_pids(conn, filters) if filters.active else None
             if vector is None:
                 vector = self.embedder.embed_queries([query])[0]
-            hits = self.reader.dense_search(vector, wanted * self._passages_per_doc(n_articles), allowed)
-            dense_docs, best_pid = self._aggregate(conn, hits)
+            fetch = wanted * self._passages_per_doc(n_articles)
+            stats = self._language_stats(conn)
+            if stats is None:
+                dense_docs, best_pid = self._aggregate(conn, self.reader.dense_search(vector, fetch, allowed))
+            else:  # each language brings its own best passages, merged on calibrated scores
+                hits = []
+                for pids in stats.pids.values():
+                    chosen = pids if allowed is None else np.intersect1d(pids, allowed, assume_unique=True)
+                    if len(chosen):
+                        hits += self.reader.dense_search(vector, fetch, chosen)
+                hits.sort(key=lambda h: (-h.score, h.pid))
+                dense_docs, best_pid = self._aggregate(conn, hits)
+                dense_docs = calibrate(dense_docs, self._languages(conn, dense_docs), stats.z_params(vector))
         lexical_docs = dict(self._lexical_docs(conn, terms, wanted, filters)) if lexical else {}
         return Candidates(dense_docs, lexical_docs, terms, best_pid)
+
+    def _language_stats(self, conn) -> LanguageStats | None:
+        """Per-language passage ids and vector statistics, current with this generation; None when
+        calibration is off or the index holds one language only (raw cosine then ranks the same)."""
+        if not self.settings.dense_calibration:
+            return None
+        generation = self.reader.generation
+        with self._stats_lock:
+            stats = self._stats
+            if stats is None or stats.generation != generation:
+                stats = language_stats(conn, self.reader.dimension, generation, stats)
+                self._stats = stats
+        return stats if stats.calibrated(stats.languages) else None
+
+    @staticmethod
+    def _languages(conn, docs: dict[int, float]) -> dict[int, str]:
+        if not docs:
+            return {}
+        marks = ",".join("?" * len(docs))
+        return dict(conn.execute(f"SELECT rowid, language FROM articles WHERE rowid IN ({marks})", list(docs)))
 
     def _article_count(self, conn) -> int:
         """Articles in the index, counted once per generation (a count(*) scan per query adds up)."""

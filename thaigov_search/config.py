@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         description="BM25 engine: 'memory' loads the index's terms once (fast queries, docs/performance.md); "
         "'fts5' asks SQLite per query (no load time; the one-shot CLI `search` uses it).",
     )
+    dense_calibration: bool = Field(
+        default=True,
+        description="Rank dense results on per-language z-scores so English queries find Thai releases as readily as "
+        "English ones (search_api/calibration.py, docs/quality.md); off: raw cosine.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = Field(default=None, description="Enables POST/DELETE /documents when set.")
