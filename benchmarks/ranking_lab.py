@@ -80,9 +80,32 @@ def load_corpus(index_dir: Path) -> Corpus:
     doc_vec[has] /= counts[has, None]
     for lang in sorted(set(c.langs.tolist())):
         sel = (c.langs == lang) & has
+        if sel.sum() < 20:  # as search_api.calibration.MIN_PASSAGES: too few to estimate
+            continue
         v = doc_vec[sel]
         c.lang_stats[lang] = (v.mean(axis=0), np.cov(v.T) if len(v) > 1 else np.zeros((dim, dim)))
     return c
+
+
+def candidate_pools(c: Corpus, qvec: np.ndarray, calibrate_languages: bool) -> list[np.ndarray]:
+    """Per query, the articles the read path fetches: the owners of the top K x passages-per-doc
+    passages, per language when calibrating (Searcher.candidates)."""
+    ppd = min(4, int(np.ceil(len(c.pvec) / max(1, len(c.ids)))) + 1)
+    fetch = K * ppd
+    s = qvec @ c.pvec.T
+    groups = [np.arange(len(c.pvec))]
+    if calibrate_languages:
+        plang = c.langs[c.owner]
+        groups = [np.flatnonzero(plang == lang) for lang in c.lang_stats]
+    pools = []
+    for row in s:
+        owners = []
+        for g in groups:
+            n = min(fetch, len(g))
+            best = g[np.argpartition(-row[g], n - 1)[:n]]
+            owners.append(c.owner[best])
+        pools.append(np.unique(np.concatenate(owners)))
+    return pools
 
 
 def doc_scores(c: Corpus, qvec: np.ndarray) -> np.ndarray:
@@ -101,8 +124,10 @@ def cached_embeddings(embedder, texts: list[str], cache: Path, kind: str) -> np.
     path = cache / f"{kind}-{key}.npy"
     if path.exists():
         return np.load(path)
-    fn = embedder.embed_queries if kind.startswith("q") else embedder.embed_passages
-    vec = np.asarray(fn(texts, batch_size=32), dtype=np.float32)
+    if kind.startswith("q"):  # one at a time, as the service embeds queries (int8 quantises per batch)
+        vec = np.stack([embedder.embed_queries([t], batch_size=1)[0] for t in texts]).astype(np.float32)
+    else:
+        vec = np.asarray(embedder.embed_passages(texts, batch_size=32), dtype=np.float32)
     np.save(path, vec)
     return vec
 
@@ -119,12 +144,22 @@ class Query:
     terms: QueryTerms
     term_docs: dict[str, np.ndarray]  # term -> article indices holding it (for pool coverage)
     title: np.ndarray | None = None
+    pool_raw: np.ndarray | None = None  # candidate articles, one unrestricted search
+    pool_lang: np.ndarray | None = None  # candidate articles, one search per language
 
 
-def top(scores: np.ndarray, k: int = K) -> dict[int, float]:
+def top(scores: np.ndarray, k: int = K, pool: np.ndarray | None = None) -> dict[int, float]:
+    """The dense candidates: the pool the read path fetches (all of it, as the product fuses), or
+    the top k when no pool is given."""
+    if pool is not None:
+        return {int(i): float(scores[i]) for i in pool if np.isfinite(scores[i])}
     k = min(k, int(np.isfinite(scores).sum()))
     idx = np.argpartition(-scores, k - 1)[:k]
     return {int(i): float(scores[i]) for i in idx}
+
+
+def pool_of(c: Corpus, q: Query, cal: str) -> np.ndarray | None:
+    return q.pool_raw if cal == "raw" or len(c.lang_stats) < 2 else q.pool_lang
 
 
 def ranked_ids(c: Corpus, ranked: list[tuple[int, float]]) -> list[str]:
@@ -134,7 +169,7 @@ def ranked_ids(c: Corpus, ranked: list[tuple[int, float]]) -> list[str]:
 # ------------------------------------------------------------------------------- dense variants
 def calibrated(c: Corpus, q: Query, how: str, alpha: float = 1.0) -> np.ndarray:
     s = q.dense.astype(np.float64).copy()
-    if how == "raw":
+    if how == "raw" or len(c.lang_stats) < 2:  # one language: the read path keeps the cosine
         return s
     for lang, (mean, cov) in c.lang_stats.items():
         sel = c.langs == lang
@@ -166,15 +201,44 @@ def pool_coverage(q: Query, pool: list[int]) -> float:
     return found / total if total else 0.0
 
 
+def language_agreement(c: Corpus, a: list[int], b: list[int]) -> float:
+    """Probability that a document of ``a`` and one of ``b`` share their language."""
+    if not a or not b:
+        return 0.0
+    la, lb = c.langs[a], c.langs[b]
+    return float(sum(np.mean(la == lang) * np.mean(lb == lang) for lang in set(la.tolist())))
+
+
+def language_coverage(c: Corpus, q: Query, pool: list[int]) -> float:
+    """Sum over languages L of (share of the dense top in L) x (query coverage among documents of L)."""
+    t = q.terms
+    total = sum(t.idf(x) for x in t.terms)
+    if not pool or not total:
+        return 0.0
+    out = 0.0
+    for lang in set(c.langs[pool].tolist()):
+        share = float(np.mean(c.langs[pool] == lang))
+        found = sum(t.idf(x) for x in t.terms if x in q.term_docs and (c.langs[q.term_docs[x]] == lang).any())
+        out += share * found / total
+    return out
+
+
 def fuse_variant(c: Corpus, q: Query, dense: np.ndarray, weight_rule: str, w_max: float = 0.5,
-                 pool_k: int = 10, date_beta: float = 0.0) -> list[tuple[int, float]]:
-    d = top(dense)
+                 pool_k: int = 10, date_beta: float = 0.0, pool: np.ndarray | None = None) -> list[tuple[int, float]]:
+    d = top(dense, pool=pool)
     lx = q.lexical
     if weight_rule == "coverage":
         w = fusion.lexical_weight(q.terms.coverage, w_max)
     elif weight_rule == "pool":
         pool = sorted(d, key=lambda i: -d[i])[:pool_k]
         w = fusion.lexical_weight(pool_coverage(q, pool), w_max)
+    elif weight_rule == "lang":  # coverage within the languages the dense top documents are in
+        pool = sorted(d, key=lambda i: -d[i])[:pool_k]
+        w = fusion.lexical_weight(language_coverage(c, q, pool), w_max)
+    elif weight_rule == "agree":  # index-wide coverage x language agreement of the two tops
+        dtop = sorted(d, key=lambda i: -d[i])[:pool_k]
+        ltop = sorted(lx, key=lambda i: -lx[i])[:pool_k]
+        w = fusion.lexical_weight(q.terms.coverage * language_agreement(c, dtop, ltop), w_max)
     elif weight_rule == "none":
         w = 0.0
     else:
@@ -188,44 +252,47 @@ def fuse_variant(c: Corpus, q: Query, dense: np.ndarray, weight_rule: str, w_max
     return ranked
 
 
-def dense_only(dense: np.ndarray) -> list[tuple[int, float]]:
-    d = top(dense)
+def dense_only(dense: np.ndarray, pool: np.ndarray | None = None) -> list[tuple[int, float]]:
+    d = top(dense, pool=pool)
     return sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 Variant = Callable[[Corpus, Query], list[tuple[int, float]]]
 
 
-def variants(title_available: bool) -> dict[str, Variant]:
-    v: dict[str, Variant] = {
-        "dense": lambda c, q: dense_only(calibrated(c, q, "raw")),
-        "lexical": lambda c, q: sorted(q.lexical.items(), key=lambda kv: (-kv[1], kv[0])),
-        "current": lambda c, q: fuse_variant(c, q, calibrated(c, q, "raw"), "coverage"),
-    }
-    for how, alpha in (("centre", 1.0), ("centre", 0.5), ("z", 1.0)):
-        name = f"{how}{alpha if how == 'centre' else ''}"
-        v[f"dense {name}"] = lambda c, q, h=how, a=alpha: dense_only(calibrated(c, q, h, a))
-        v[f"hybrid {name}"] = lambda c, q, h=how, a=alpha: fuse_variant(c, q, calibrated(c, q, h, a), "coverage")
-        for k in (10, 20):
-            v[f"hybrid {name} pool{k}"] = lambda c, q, h=how, a=alpha, k=k: fuse_variant(
-                c, q, calibrated(c, q, h, a), "pool", pool_k=k)
-    v["hybrid raw pool10"] = lambda c, q: fuse_variant(c, q, calibrated(c, q, "raw"), "pool")
-    for beta in (0.05, 0.1, 0.2):
-        v[f"hybrid z pool10 date{beta}"] = lambda c, q, b=beta: fuse_variant(
-            c, q, calibrated(c, q, "z"), "pool", date_beta=b)
-    if title_available:
-        for w in (0.2, 0.35, 0.5):
-            v[f"dense title{w}"] = lambda c, q, w=w: dense_only(with_title(q, calibrated(c, q, "raw"), w))
-            v[f"dense z title{w}"] = lambda c, q, w=w: dense_only(calibrated_title(c, q, w))
-            v[f"hybrid z pool10 title{w}"] = lambda c, q, w=w: fuse_variant(c, q, calibrated_title(c, q, w), "pool")
-    return v
+def parse_variant(spec: str) -> Variant:
+    """``dense:cal=z,title=0.2`` or ``hybrid:cal=z,weight=pool,k=10,wmax=0.5,date=0.1,title=0.2``;
+    ``lexical``; ``current`` (the shipped hybrid before issue #11)."""
+    kind, _, rest = spec.partition(":")
+    opts = dict(item.split("=", 1) for item in rest.split(",") if item)
+    cal = opts.get("cal", "raw")
+    alpha = float(opts.get("alpha", 1.0))
+    title_w = float(opts.get("title", 0))
+
+    def dense_scores(c: Corpus, q: Query) -> np.ndarray:
+        if title_w:
+            q = Query(**{**q.__dict__, "dense": with_title(q, q.dense.astype(np.float64), title_w).astype(np.float32)})
+        return calibrated(c, q, cal, alpha)
+
+    if kind == "lexical":
+        return lambda c, q: sorted(q.lexical.items(), key=lambda kv: (-kv[1], kv[0]))
+    if kind == "current":
+        return lambda c, q: fuse_variant(c, q, calibrated(c, q, "raw"), "coverage", pool=q.pool_raw)
+    if kind == "dense":
+        return lambda c, q: dense_only(dense_scores(c, q), pool_of(c, q, cal))
+    if kind == "hybrid":
+        return lambda c, q: fuse_variant(c, q, dense_scores(c, q), opts.get("weight", "coverage"),
+                                         float(opts.get("wmax", 0.5)), int(opts.get("k", 10)),
+                                         float(opts.get("date", 0)), pool_of(c, q, cal))
+    raise ValueError(f"unknown variant {spec!r}")
 
 
-def calibrated_title(c: Corpus, q: Query, w: float) -> np.ndarray:
-    """z-calibrate the title-blended score (statistics of passages and titles are close; the blend
-    is calibrated as a whole with the passage statistics)."""
-    blended = Query(**{**q.__dict__, "dense": with_title(q, q.dense.astype(np.float64), w).astype(np.float32)})
-    return calibrated(c, blended, "z")
+DEFAULT_VARIANTS = [
+    "dense", "lexical", "current",
+    "dense:cal=centre", "dense:cal=centre,alpha=0.5", "dense:cal=z",
+    "hybrid:cal=z", "hybrid:cal=centre,weight=pool", "hybrid:cal=z,weight=pool", "hybrid:cal=z,weight=pool,k=20",
+    "hybrid:weight=pool",
+]
 
 
 # ---------------------------------------------------------------------------------------- main
@@ -234,8 +301,8 @@ def main() -> None:
     parser.add_argument("--index-dir", required=True, type=Path)
     parser.add_argument("--backend", default="onnx-int8")
     parser.add_argument("--set", action="append", required=True, help="name=folder (queries.jsonl, qrels.tsv)")
-    parser.add_argument("--titles", action="store_true", help="embed the headlines and add the title variants")
-    parser.add_argument("--only", help="comma-separated variant names (default: all)")
+    parser.add_argument("--titles", action="store_true", help="embed the headlines (needed by title=... variants)")
+    parser.add_argument("--variant", action="append", help="a variant spec (repeatable; see parse_variant)")
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/lab"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -256,8 +323,10 @@ def main() -> None:
         data = load_beir(None, Path(folder) / "queries.jsonl", Path(folder) / "qrels.tsv")
         qids = judged_queries(data)
         texts = [data.queries[q] for q in qids]
-        qvec = cached_embeddings(searcher.embedder, texts, args.cache, f"q-{name}-{args.backend}")
+        qvec = cached_embeddings(searcher.embedder, texts, args.cache, f"q1-{name}-{args.backend}")
         dense = doc_scores(c, qvec)
+        pools_raw = candidate_pools(c, qvec, False)
+        pools_lang = candidate_pools(c, qvec, True) if len(c.lang_stats) > 1 else pools_raw
         titles = qvec @ c.tvec.T if c.tvec is not None else None
         queries = []
         with searcher.reader.snapshot() as conn:
@@ -277,10 +346,9 @@ def main() -> None:
                         term_docs[t] = np.array(found, dtype=np.int64)
                 queries.append(Query(qid, text, data.langs.get(qid), data.qrels[qid], dense[i], qvec[i],
                                      {pos[r]: s for r, s in hits if r in pos}, terms, term_docs,
-                                     titles[i] if titles is not None else None))
-        chosen = variants(c.tvec is not None)
-        if args.only:
-            chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
+                                     titles[i] if titles is not None else None, pools_raw[i], pools_lang[i]))
+        specs = args.variant or DEFAULT_VARIANTS
+        chosen = {spec: parse_variant(spec) for spec in specs}
         langs = dict(zip(c.ids, c.langs.tolist(), strict=True))
         for vname, fn in chosen.items():
             per = {q.qid: query_metrics(ranked_ids(c, fn(c, q)), q.qrels, langs) for q in queries}
@@ -290,7 +358,7 @@ def main() -> None:
                 row[lang or "all"] = {k: round(statistics.fmean(m[k] for m in sel), 4)
                                       for k in ("ndcg@10", "mrr@10", "recall@10", "en@10")}
             table.setdefault(vname, {})[name] = row
-            print(f"{name:10} {vname:34} " + "  ".join(
+            print(f"{name:10} {vname:52} " + "  ".join(
                 f"{lang}: mrr {m['mrr@10']:.4f} ndcg {m['ndcg@10']:.4f} en {m['en@10']:.2f}" for lang, m in row.items()),
                 file=sys.stderr)
     if args.out:

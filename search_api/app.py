@@ -90,6 +90,9 @@ class SearchOut(BaseModel):
     took_ms: float
     total: int = Field(description="Matching articles in all (for pagination).")
     results: list[SearchHit]
+    suggested_filter: dict[str, str] | None = Field(
+        default=None, description="A period the query names (e.g. 'ปี 2561', 'May 2022') as date_from/date_to: "
+        "releases from it already rank a little higher; pass it as a filter to see only those.")
 
 
 class DocumentOut(BaseModel):

@@ -15,9 +15,10 @@ from indexer.embedding import Embedder
 from indexer.storage import IndexCorruptError, ModelMismatchError, StoredArticle, current_generation
 from indexer.thai_text import tokenize_for_index
 from search_api.calibration import LanguageStats, calibrate, language_stats
-from search_api.fusion import hybrid_ranking
+from search_api.fusion import hybrid_ranking, language_agreement, top_keys
 from search_api.index_reader import IndexReader
 from search_api.lexical import QueryTerms, article_count, lexical_search, query_terms
+from search_api.query_dates import DateHint, date_bonus, date_hint
 from search_api.snippets import make_snippet, term_hits
 from thaigov_search.config import Settings
 
@@ -75,10 +76,11 @@ class SearchResponse:
     took_ms: float
     total: int
     results: list[SearchResult] = field(default_factory=list)
+    suggested_filter: dict[str, str] | None = None  # the period the query names (query_dates)
 
     def to_dict(self) -> dict:
         return {"query": self.query, "took_ms": self.took_ms, "total": self.total,
-                "results": [asdict(r) for r in self.results]}
+                "results": [asdict(r) for r in self.results], "suggested_filter": self.suggested_filter}
 
 
 def snippet_passage(passages: list[tuple[int, str]], terms: set[str], best_pid: int | None) -> str:
@@ -104,15 +106,20 @@ class Candidates:
     lexical: dict[int, float]
     terms: QueryTerms
     best_pid: dict[int, int] = field(default_factory=dict)
+    date_hint: DateHint | None = None  # the period the query names
+    evidence: float | None = None  # lexical evidence for the fusion weight (None: index-wide coverage)
+    dates: dict[int, float] = field(default_factory=dict)  # rowid -> date fit (0..1) with date_hint
+    date_weight: float = 0.0
 
 
 def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
-    """(rowid, score) best first for one mode; a pure function of the candidates."""
+    """(rowid, score) best first for one mode; a pure function of the candidates. The single
+    retrievers rank by their own scores; hybrid fuses them (search_api.fusion)."""
     if mode == "dense":
         return sorted(pool.dense.items(), key=lambda kv: (-kv[1], kv[0]))
     if mode == "lexical":
         return sorted(pool.lexical.items(), key=lambda kv: (-kv[1], kv[0]))
-    return hybrid_ranking(pool.dense, pool.lexical, pool.terms)
+    return hybrid_ranking(pool.dense, pool.lexical, pool.terms, pool.evidence, pool.dates, pool.date_weight)
 
 
 class Searcher:
@@ -167,7 +174,10 @@ class Searcher:
             page = ranked[offset:offset + k]
             results = self._results(conn, page, pool.terms, pool.best_pid)
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(query=query, took_ms=round(took, 2), total=len(ranked), results=results)
+        period = pool.date_hint.range() if pool.date_hint is not None else None
+        suggested = {"date_from": period[0], "date_to": period[1]} if period else None
+        return SearchResponse(query=query, took_ms=round(took, 2), total=len(ranked), results=results,
+                              suggested_filter=suggested)
 
     def candidates(self, conn, query: str, wanted: int = CANDIDATES, filters: Filters | None = None,
                    dense: bool = True, lexical: bool = True, vector: np.ndarray | None = None) -> Candidates:
@@ -201,7 +211,26 @@ class Searcher:
                 dense_docs, best_pid = self._aggregate(conn, hits)
                 dense_docs = calibrate(dense_docs, self._languages(conn, dense_docs), stats.z_params(vector))
         lexical_docs = dict(self._lexical_docs(conn, terms, wanted, filters)) if lexical else {}
-        return Candidates(dense_docs, lexical_docs, terms, best_pid)
+        pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query))
+        if dense and lexical:
+            self._hybrid_evidence(conn, pool)
+        return pool
+
+    def _hybrid_evidence(self, conn, pool: Candidates) -> None:
+        """What the fusion needs besides the scores: the lexical evidence that can point at the answer
+        (coverage x language agreement of the two retrievers' top documents) and, when the query names
+        a period, each candidate's date fit (search_api.fusion)."""
+        if self.settings.lexical_evidence == "language-agreement":
+            dense_top, lexical_top = top_keys(pool.dense), top_keys(pool.lexical)
+            languages = self._languages(conn, dict.fromkeys(dense_top + lexical_top, 0.0))
+            pool.evidence = pool.terms.coverage * language_agreement(
+                [languages.get(k, "") for k in dense_top], [languages.get(k, "") for k in lexical_top])
+        pool.date_weight = self.settings.date_weight
+        if pool.date_hint is not None and pool.date_weight > 0:
+            keys = list(set(pool.dense) | set(pool.lexical))
+            marks = ",".join("?" * len(keys))
+            pool.dates = {rowid: date_bonus(pool.date_hint, date) for rowid, date in conn.execute(
+                f"SELECT rowid, date FROM articles WHERE rowid IN ({marks})", keys)} if keys else {}
 
     def _language_stats(self, conn) -> LanguageStats | None:
         """Per-language passage ids and vector statistics, current with this generation; None when

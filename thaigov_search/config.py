@@ -55,6 +55,15 @@ class Settings(BaseSettings):
         description="Rank dense results on per-language z-scores so English queries find Thai releases as readily as "
         "English ones (search_api/calibration.py, docs/quality.md); off: raw cosine.",
     )
+    lexical_evidence: Literal["language-agreement", "index"] = Field(
+        default="language-agreement",
+        description="Hybrid's lexical weight: query coverage x how often BM25's and the dense top 10 share a "
+        "language ('language-agreement'), or coverage alone ('index', the rule before issue #11); docs/quality.md.",
+    )
+    date_weight: float = Field(
+        default=0.2, ge=0.0, le=1.0,
+        description="Soft preference in hybrid for releases from a year/month the query names (0 = off).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = Field(default=None, description="Enables POST/DELETE /documents when set.")

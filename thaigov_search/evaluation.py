@@ -6,7 +6,7 @@ corpus format, ``.jsonl.xz`` included, or generic JSONL), which goes through the
 reader and parser, so the corpus ids are the release ids. Without ``--corpus`` an existing
 ``--index-dir`` is used as it is (nothing is re-read or re-indexed: the fastest loop).
 
-Every query is embedded once (one batch for the whole set), each retriever's candidates are
+Every query is embedded once, on its own as the service does, each retriever's candidates are
 fetched once per query through the read path (``Searcher.candidates``, the same candidates
 ``Searcher.search(text, k=100)`` ranks), and every requested mode is ranked from those same
 candidates (``searcher.rank``); no snippets are built. The ranked article ids are scored against
@@ -370,7 +370,10 @@ def _run_queries(data, query_ids, modes, index_dir, settings, embedder, report) 
     need_dense = any(m != "lexical" for m in modes)
     need_lexical = any(m != "dense" for m in modes)
     texts = [data.queries[q] for q in query_ids]
-    vectors = searcher.embedder.embed_queries(texts, batch_size=32) if need_dense else [None] * len(texts)
+    # One query per call, as the service embeds them: ONNX int8 quantises activations per batch, so a
+    # query's vector (and a few rankings) would depend on the queries batched with it.
+    vectors = [searcher.embedder.embed_queries([t], batch_size=1)[0] for t in texts] if need_dense \
+        else [None] * len(texts)
     rankings: dict[str, dict[str, list[str]]] = {m: {} for m in modes}
     times: list[float] = []
     with searcher.reader.snapshot() as conn:
