@@ -25,7 +25,7 @@ from thaigov_search.api.schemas import (
 )
 from thaigov_search.api.state import ServiceState
 from thaigov_search.core.filters import Filters
-from thaigov_search.core.modes import SearchMode
+from thaigov_search.core.modes import Language, SearchMode
 from thaigov_search.core.settings import Settings
 from thaigov_search.search.results import SearchResponse
 from thaigov_search.search.validation import clean_query, has_control_chars, validate_date_range
@@ -67,13 +67,14 @@ def search_params(
     date_from: Annotated[str | None, Query(description="Earliest date, YYYY-MM-DD (inclusive).")] = None,
     date_to: Annotated[str | None, Query(description="Latest date, YYYY-MM-DD (inclusive).")] = None,
     category: Annotated[str | None, Query(max_length=MAX_CATEGORY_CHARS, description="Exact category (see /categories).")] = None,
+    language: Annotated[Language | None, Query(description="Only releases in this language (th or en).")] = None,
 ) -> tuple[str, str, Filters]:
     """Validate the query and filters (422 with the reason)."""
     try:
         date_from, date_to = validate_date_range(date_from, date_to)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    return q, mode, Filters(date_from, date_to, check_text(category, "category"))
+    return q, mode, Filters(date_from, date_to, check_text(category, "category"), language)
 
 
 def add_read_routes(app: FastAPI, state: ServiceState) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from thaigov_search.cli.common import UsageError, print_json, settings_from
-from thaigov_search.core.modes import BACKENDS, MODES
+from thaigov_search.core.modes import BACKENDS, LANGUAGES, MODES
 
 logger = logging.getLogger("thaigov_search")
 
@@ -46,7 +46,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     searcher = open_searcher(args)
     searcher.warm_up()  # took_ms then measures the search, not the model load
     response = searcher.search(
-        args.query, k=args.k, mode=args.mode, filters=Filters(date_from, date_to, args.category)
+        args.query, k=args.k, mode=args.mode, filters=Filters(date_from, date_to, args.category, args.language)
     )
     if args.json:
         data = response.to_dict()
@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date-from")
     p.add_argument("--date-to")
     p.add_argument("--category")
+    p.add_argument("--language", choices=LANGUAGES, help="only releases in this language")
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
 

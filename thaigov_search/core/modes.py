@@ -1,4 +1,5 @@
-"""The named choices every layer agrees on, defined once: search modes, embedding backends, BM25 engines.
+"""The named choices every layer agrees on, defined once: search modes, embedding backends, BM25 engines,
+hybrid's lexical-evidence rule and the release languages a search can filter on.
 
 The CLI's ``choices``, the API's query-parameter type, the searcher's and the embedder's checks
 and the evaluation all read them from here.
@@ -16,3 +17,9 @@ BACKENDS: tuple[str, ...] = get_args(Backend)
 
 LexicalEngine = Literal["memory", "fts5"]
 LEXICAL_ENGINES: tuple[str, ...] = get_args(LexicalEngine)
+
+LexicalEvidence = Literal["language-agreement", "index"]
+LEXICAL_EVIDENCE: tuple[str, ...] = get_args(LexicalEvidence)
+
+Language = Literal["th", "en"]
+LANGUAGES: tuple[str, ...] = get_args(Language)

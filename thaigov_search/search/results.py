@@ -20,6 +20,9 @@ class SearchResponse(BaseModel):
     took_ms: float
     total: int = Field(description="Matching articles in all (for pagination).")
     results: list[SearchResult] = Field(default_factory=list)
+    suggested_filter: dict[str, str] | None = Field(
+        default=None, description="A period the query names (e.g. 'ปี 2561', 'May 2022') as date_from/date_to: "
+        "releases from it already rank a little higher; pass it as a filter to see only those.")
 
     def to_dict(self) -> dict:
         return self.model_dump()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +18,11 @@ from thaigov_search.core.modes import MODES
 from thaigov_search.core.settings import Settings
 from thaigov_search.core.thai_text import tokenize_for_index
 from thaigov_search.embedding.embedder import Embedder
-from thaigov_search.search.fusion import hybrid_ranking
+from thaigov_search.search.calibration import LanguageStats, calibrate, language_stats
+from thaigov_search.search.fusion import hybrid_ranking, language_agreement, top_keys
 from thaigov_search.search.lexical import make_lexical_engine
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms
+from thaigov_search.search.query_dates import DateHint, date_bonus, date_hint
 from thaigov_search.search.results import SearchResponse, SearchResult
 from thaigov_search.search.snippets import make_snippet, term_hits
 from thaigov_search.store import queries
@@ -47,6 +51,33 @@ def snippet_passage(passages: list[tuple[int, str]], terms: set[str], best_pid: 
     return chosen
 
 
+@dataclass
+class Candidates:
+    """What the retrievers found for one query, before any fusion: the input of :func:`rank`.
+
+    Scores are keyed by article rowid. ``dense`` is the best passage's cosine similarity,
+    ``lexical`` the BM25 score; ``best_pid`` remembers the dense passage for the snippet."""
+
+    dense: dict[int, float]
+    lexical: dict[int, float]
+    terms: QueryTerms
+    best_pid: dict[int, int] = field(default_factory=dict)
+    date_hint: DateHint | None = None  # the period the query names
+    evidence: float | None = None  # lexical evidence for the fusion weight (None: index-wide coverage)
+    dates: dict[int, float] = field(default_factory=dict)  # rowid -> date fit (0..1) with date_hint
+    date_weight: float = 0.0
+
+
+def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
+    """(rowid, score) best first for one mode; a pure function of the candidates. The single
+    retrievers rank by their own scores; hybrid fuses them (search.fusion)."""
+    if mode == "dense":
+        return sorted(pool.dense.items(), key=lambda kv: (-kv[1], kv[0]))
+    if mode == "lexical":
+        return sorted(pool.lexical.items(), key=lambda kv: (-kv[1], kv[0]))
+    return hybrid_ranking(pool.dense, pool.lexical, pool.terms, pool.evidence, pool.dates, pool.date_weight)
+
+
 class Searcher:
     """Answers queries over one index directory; safe to share between threads."""
 
@@ -63,6 +94,8 @@ class Searcher:
         self._count_cache: tuple[int, int] | None = None  # (generation, articles)
         self.lexical = make_lexical_engine(settings.lexical_engine, self.reader)
         self.on_embed: Callable[[float], None] | None = None  # seconds per query embedding (the service's /metrics)
+        self._stats: LanguageStats | None = None  # dense calibration (search.calibration)
+        self._stats_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -91,23 +124,90 @@ class Searcher:
         self.reader.refresh()
         wanted = max(CANDIDATES, offset + k)
         with self.reader.snapshot() as conn:
-            self.lexical.prepare(conn, current_generation(conn))
-            n_articles = self._article_count(conn)
-            terms = query_terms(query, n_articles, lambda ts: self.lexical.doc_freq(conn, ts))
-            allowed = queries.embedded_pids_matching(conn, filters) if filters.active and mode != "lexical" else None
-            dense_docs, best_pid = ({}, {}) if mode == "lexical" else self._dense_docs(
-                conn, query, wanted * self._passages_per_doc(n_articles), allowed)
-            lexical_docs = {} if mode == "dense" else dict(self.lexical.search(conn, terms, wanted, filters))
-            if mode == "dense":
-                ranked = sorted(dense_docs.items(), key=lambda kv: (-kv[1], kv[0]))
-            elif mode == "lexical":
-                ranked = sorted(lexical_docs.items(), key=lambda kv: (-kv[1], kv[0]))
-            else:
-                ranked = hybrid_ranking(dense_docs, lexical_docs, terms)
+            pool = self.candidates(conn, query, wanted, filters,
+                                   dense=mode != "lexical", lexical=mode != "dense")
+            ranked = rank(pool, mode)
             page = ranked[offset:offset + k]
-            results = self._results(conn, page, terms, best_pid)
+            results = self._results(conn, page, pool.terms, pool.best_pid)
         took = (time.perf_counter() - started) * 1000
-        return SearchResponse(query=query, took_ms=round(took, 2), total=len(ranked), results=results)
+        period = pool.date_hint.range() if pool.date_hint is not None else None
+        suggested = {"date_from": period[0], "date_to": period[1]} if period else None
+        return SearchResponse(query=query, took_ms=round(took, 2), total=len(ranked), results=results,
+                              suggested_filter=suggested)
+
+    def candidates(self, conn, query: str, wanted: int = CANDIDATES, filters: Filters | None = None,
+                   dense: bool = True, lexical: bool = True, vector: np.ndarray | None = None) -> Candidates:
+        """Each retriever's document candidates for ``query`` inside one read transaction
+        (``conn`` from ``reader.snapshot()``); ``vector`` is the query's embedding when the caller
+        already has it (``eval`` embeds all queries in one batch)."""
+        filters = filters or Filters()
+        self.lexical.prepare(conn, current_generation(conn))
+        n_articles = self._article_count(conn)
+        terms = query_terms(query, n_articles, lambda ts: self.lexical.doc_freq(conn, ts))
+        dense_docs: dict[int, float] = {}
+        best_pid: dict[int, int] = {}
+        if dense:
+            allowed = queries.embedded_pids_matching(conn, filters) if filters.active else None
+            if vector is None:
+                vector = self._embed(query)
+            fetch = wanted * self._passages_per_doc(n_articles)
+            stats = self._language_stats(conn)
+            if stats is None:
+                dense_docs, best_pid = self._aggregate(conn, self.reader.dense_search(vector, fetch, allowed))
+            else:  # each language brings its own best passages, merged on calibrated scores
+                hits = []
+                for pids in stats.pids.values():
+                    chosen = pids if allowed is None else np.intersect1d(pids, allowed, assume_unique=True)
+                    if len(chosen):
+                        hits += self.reader.dense_search(vector, fetch, chosen)
+                hits.sort(key=lambda h: (-h.score, h.pid))
+                dense_docs, best_pid = self._aggregate(conn, hits)
+                dense_docs = calibrate(dense_docs, self._languages(conn, dense_docs), stats.z_params(vector))
+        lexical_docs = dict(self.lexical.search(conn, terms, wanted, filters)) if lexical else {}
+        pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query))
+        if dense and lexical:
+            self._hybrid_evidence(conn, pool)
+        return pool
+
+    def _hybrid_evidence(self, conn, pool: Candidates) -> None:
+        """What the fusion needs besides the scores: the lexical evidence that can point at the answer
+        (coverage x language agreement of the two retrievers' top documents) and, when the query names
+        a period, each candidate's date fit (search.fusion)."""
+        if self.settings.lexical_evidence == "language-agreement":
+            dense_top, lexical_top = top_keys(pool.dense), top_keys(pool.lexical)
+            languages = self._languages(conn, dict.fromkeys(dense_top + lexical_top, 0.0))
+            pool.evidence = pool.terms.coverage * language_agreement(
+                [languages.get(k, "") for k in dense_top], [languages.get(k, "") for k in lexical_top])
+        pool.date_weight = self.settings.date_weight
+        if pool.date_hint is not None and pool.date_weight > 0:
+            keys = list(set(pool.dense) | set(pool.lexical))
+            pool.dates = {rowid: date_bonus(pool.date_hint, date)
+                          for rowid, date in queries.article_dates(conn, keys).items()}
+
+    def _language_stats(self, conn) -> LanguageStats | None:
+        """Per-language passage ids and vector statistics, current with this generation; None when
+        calibration is off or the index holds one language only (raw cosine then ranks the same)."""
+        if not self.settings.dense_calibration:
+            return None
+        generation = self.reader.generation
+        with self._stats_lock:
+            stats = self._stats
+            if stats is None or stats.generation != generation:
+                stats = language_stats(conn, self.reader.dimension, generation, stats)
+                self._stats = stats
+        return stats if stats.calibrated(stats.languages) else None
+
+    @staticmethod
+    def _languages(conn, docs: dict[int, float]) -> dict[int, str]:
+        return queries.article_languages(conn, list(docs))
+
+    def _embed(self, query: str) -> np.ndarray:
+        """The query's vector; the time it took goes to ``on_embed`` (the service's /metrics)."""
+        started = time.perf_counter()
+        vector = self.embedder.embed_queries([query])[0]
+        if self.on_embed is not None:
+            self.on_embed(time.perf_counter() - started)
+        return vector
 
     def _article_count(self, conn) -> int:
         """Articles in the index, counted once per generation (a count(*) scan per query adds up)."""
@@ -123,15 +223,6 @@ class Searcher:
         (2 when only lead passages are embedded), at most PASSAGES_PER_DOC."""
         per_article = self.reader.index.ntotal / max(1, n_articles)
         return min(PASSAGES_PER_DOC, math.ceil(per_article) + 1)
-
-    def _dense_docs(self, conn, query: str, fetch: int, allowed: Sequence[int] | None) -> tuple[dict[int, float], dict[int, int]]:
-        """Document score = its best passage's cosine similarity; also remembers that passage."""
-        started = time.perf_counter()
-        vector = self.embedder.embed_queries([query])[0]
-        if self.on_embed is not None:
-            self.on_embed(time.perf_counter() - started)
-        hits = self.reader.dense_search(vector, fetch, allowed)
-        return self._aggregate(conn, hits)
 
     def _aggregate(self, conn, hits) -> tuple[dict[int, float], dict[int, int]]:
         if not hits:

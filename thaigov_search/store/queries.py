@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from thaigov_search.core.filters import Filters
+from thaigov_search.store.schema import blobs_to_matrix
 
 
 def filter_clause(filters: Filters) -> tuple[str, tuple]:
@@ -27,6 +28,9 @@ def filter_clause(filters: Filters) -> tuple[str, tuple]:
     if filters.category:
         clauses.append("a.category = ?")
         args.append(filters.category)
+    if filters.language:
+        clauses.append("a.language = ?")
+        args.append(filters.language)
     return " AND ".join(clauses), tuple(args)
 
 
@@ -123,3 +127,46 @@ def category_counts(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     """(category, articles) by descending count, then name."""
     return conn.execute(
         "SELECT category, count(*) FROM articles GROUP BY category ORDER BY count(*) DESC, category").fetchall()
+
+
+def article_languages(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, str]:
+    """Article rowid -> its language (th/en), for the articles that still exist."""
+    if not rowids:
+        return {}
+    marks = ",".join("?" * len(rowids))
+    return dict(conn.execute(f"SELECT rowid, language FROM articles WHERE rowid IN ({marks})", list(rowids)))
+
+
+def article_dates(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, str | None]:
+    """Article rowid -> its date (ISO, or None when undated), for the articles that still exist."""
+    if not rowids:
+        return {}
+    marks = ",".join("?" * len(rowids))
+    return dict(conn.execute(f"SELECT rowid, date FROM articles WHERE rowid IN ({marks})", list(rowids)))
+
+
+def article_ids_and_languages(conn: sqlite3.Connection) -> dict[int, tuple[str, str]]:
+    """Every article: rowid -> (id, language); what eval maps rankings and per-language metrics with."""
+    return {rowid: (doc_id, lang) for rowid, doc_id, lang in conn.execute("SELECT rowid, id, language FROM articles")}
+
+
+def embedded_pids_by_language(conn: sqlite3.Connection) -> dict[str, np.ndarray]:
+    """language -> ids (int64, ascending) of the embedded passages of that language's articles."""
+    rows = conn.execute(
+        "SELECT p.pid, a.language FROM passages p JOIN articles a ON a.rowid = p.article_rowid "
+        "WHERE p.vector IS NOT NULL ORDER BY p.pid"
+    ).fetchall()
+    out: dict[str, list[int]] = {}
+    for pid, lang in rows:
+        out.setdefault(lang, []).append(pid)
+    return {lang: np.array(pids, dtype=np.int64) for lang, pids in out.items()}
+
+
+def passage_vectors(conn: sqlite3.Connection, pids: Sequence[int], dimension: int) -> np.ndarray:
+    """The stored vectors of these passages (float32, n x dimension), in the order SQLite returns them."""
+    blobs: list[bytes] = []
+    for start in range(0, len(pids), 900):  # SQLite's variable limit
+        part = list(pids[start:start + 900])
+        marks = ",".join("?" * len(part))
+        blobs += [r[0] for r in conn.execute(f"SELECT vector FROM passages WHERE pid IN ({marks})", part)]
+    return blobs_to_matrix(blobs, dimension)

@@ -190,7 +190,7 @@ class IndexReader:
             fetch = min(self.index.ntotal, k + len(self.deleted))
             params = None
             if allowed_pids is not None:
-                if not allowed_pids:
+                if len(allowed_pids) == 0:
                     return []
                 selector = faiss.IDSelectorBatch(np.asarray(allowed_pids, dtype=np.int64))
                 params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, fetch)) if self.is_hnsw \
