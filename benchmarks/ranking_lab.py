@@ -162,6 +162,7 @@ def pool_of(c: Corpus, q: Query, cal: str) -> np.ndarray | None:
     return q.pool_raw if cal == "raw" or len(c.lang_stats) < 2 else q.pool_lang
 
 
+
 def ranked_ids(c: Corpus, ranked: list[tuple[int, float]]) -> list[str]:
     return [c.ids[i] for i, _ in ranked[:K]]
 
@@ -179,6 +180,14 @@ def calibrated(c: Corpus, q: Query, how: str, alpha: float = 1.0) -> np.ndarray:
         elif how == "z":
             sd = float(np.sqrt(max(q.qvec @ cov @ q.qvec, 1e-12)))
             s[sel] = (s[sel] - mu) / sd
+        elif how == "tail":  # -log(expected documents of this language scoring above): N_L x normal tail
+            from scipy.stats import norm
+
+            sd = float(np.sqrt(max(q.qvec @ cov @ q.qvec, 1e-12)))
+            s[sel] = -(norm.logsf((s[sel] - mu) / sd) + np.log(sel.sum()))
+        elif how == "zmax":  # z minus the expected maximum z of N_L draws
+            sd = float(np.sqrt(max(q.qvec @ cov @ q.qvec, 1e-12)))
+            s[sel] = (s[sel] - mu) / sd - alpha * np.sqrt(2 * np.log(sel.sum()))
     return s
 
 

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     )
     dense_calibration: bool = Field(
         default=True,
-        description="Rank dense results on per-language z-scores so English queries find Thai releases as readily as "
+        description="Rank dense results on per-language centred cosines so English queries find Thai releases as readily as "
         "English ones (search/calibration.py, docs/quality.md); off: raw cosine.",
     )
     lexical_evidence: LexicalEvidence = Field(

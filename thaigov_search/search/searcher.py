@@ -162,7 +162,7 @@ class Searcher:
                         hits += self.reader.dense_search(vector, fetch, chosen)
                 hits.sort(key=lambda h: (-h.score, h.pid))
                 dense_docs, best_pid = self._aggregate(conn, hits)
-                dense_docs = calibrate(dense_docs, self._languages(conn, dense_docs), stats.z_params(vector))
+                dense_docs = calibrate(dense_docs, self._languages(conn, dense_docs), stats.offsets(vector))
         lexical_docs = dict(self.lexical.search(conn, terms, wanted, filters)) if lexical else {}
         pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query))
         if dense and lexical:
