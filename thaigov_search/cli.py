@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def extra_commands() -> list[Callable]:
-    """Subcommands that live next to their implementation (eval, bench)."""
+    """Subcommands that live next to their implementation (eval, bench, adapt)."""
     found = []
     try:
         from thaigov_search.evaluation import register as register_eval
@@ -196,6 +196,12 @@ def extra_commands() -> list[Callable]:
         from thaigov_search.bench import register as register_bench
 
         found.append(register_bench)
+    except ImportError:
+        pass
+    try:
+        from thaigov_search.adapt import register as register_adapt
+
+        found.append(register_adapt)
     except ImportError:
         pass
     return found
