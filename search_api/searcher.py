@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -88,6 +87,28 @@ def snippet_passage(passages: list[tuple[int, str]], terms: set[str], best_pid: 
     return chosen
 
 
+@dataclass
+class Candidates:
+    """What the retrievers found for one query, before any fusion: the input of :func:`rank`.
+
+    Scores are keyed by article rowid. ``dense`` is the best passage's cosine similarity,
+    ``lexical`` the BM25 score; ``best_pid`` remembers the dense passage for the snippet."""
+
+    dense: dict[int, float]
+    lexical: dict[int, float]
+    terms: QueryTerms
+    best_pid: dict[int, int] = field(default_factory=dict)
+
+
+def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
+    """(rowid, score) best first for one mode; a pure function of the candidates."""
+    if mode == "dense":
+        return sorted(pool.dense.items(), key=lambda kv: (-kv[1], kv[0]))
+    if mode == "lexical":
+        return sorted(pool.lexical.items(), key=lambda kv: (-kv[1], kv[0]))
+    return hybrid_ranking(pool.dense, pool.lexical, pool.terms)
+
+
 class Searcher:
     """Answers queries over one index directory; safe to share between threads."""
 
@@ -132,26 +153,36 @@ class Searcher:
         self.reader.refresh()
         wanted = max(CANDIDATES, offset + k)
         with self.reader.snapshot() as conn:
-            doc_freq = None
-            if self.in_memory_lexical:
-                self.reader.lexical.sync(conn, current_generation(conn))
-                doc_freq = self.reader.lexical.doc_freq
-            n_articles = self._article_count(conn)
-            terms = query_terms(conn, query, n_articles, doc_freq)
-            allowed = self._allowed_pids(conn, filters) if filters.active and mode != "lexical" else None
-            dense_docs, best_pid = ({}, {}) if mode == "lexical" else self._dense_docs(
-                conn, query, wanted * self._passages_per_doc(n_articles), allowed)
-            lexical_docs = {} if mode == "dense" else dict(self._lexical_docs(conn, terms, wanted, filters))
-            if mode == "dense":
-                ranked = sorted(dense_docs.items(), key=lambda kv: (-kv[1], kv[0]))
-            elif mode == "lexical":
-                ranked = sorted(lexical_docs.items(), key=lambda kv: (-kv[1], kv[0]))
-            else:
-                ranked = hybrid_ranking(dense_docs, lexical_docs, terms)
+            pool = self.candidates(conn, query, wanted, filters,
+                                   dense=mode != "lexical", lexical=mode != "dense")
+            ranked = rank(pool, mode)
             page = ranked[offset:offset + k]
-            results = self._results(conn, page, terms, best_pid)
+            results = self._results(conn, page, pool.terms, pool.best_pid)
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=query, took_ms=round(took, 2), total=len(ranked), results=results)
+
+    def candidates(self, conn, query: str, wanted: int = CANDIDATES, filters: Filters | None = None,
+                   dense: bool = True, lexical: bool = True, vector: np.ndarray | None = None) -> Candidates:
+        """Each retriever's document candidates for ``query`` inside one read transaction
+        (``conn`` from ``reader.snapshot()``); ``vector`` is the query's embedding when the caller
+        already has it (``eval`` embeds all queries in one batch)."""
+        filters = filters or Filters()
+        doc_freq = None
+        if self.in_memory_lexical:
+            self.reader.lexical.sync(conn, current_generation(conn))
+            doc_freq = self.reader.lexical.doc_freq
+        n_articles = self._article_count(conn)
+        terms = query_terms(conn, query, n_articles, doc_freq)
+        dense_docs: dict[int, float] = {}
+        best_pid: dict[int, int] = {}
+        if dense:
+            allowed = self._allowed_pids(conn, filters) if filters.active else None
+            if vector is None:
+                vector = self.embedder.embed_queries([query])[0]
+            hits = self.reader.dense_search(vector, wanted * self._passages_per_doc(n_articles), allowed)
+            dense_docs, best_pid = self._aggregate(conn, hits)
+        lexical_docs = dict(self._lexical_docs(conn, terms, wanted, filters)) if lexical else {}
+        return Candidates(dense_docs, lexical_docs, terms, best_pid)
 
     def _article_count(self, conn) -> int:
         """Articles in the index, counted once per generation (a count(*) scan per query adds up)."""
@@ -175,12 +206,6 @@ class Searcher:
         (2 when only lead passages are embedded), at most PASSAGES_PER_DOC."""
         per_article = self.reader.index.ntotal / max(1, n_articles)
         return min(PASSAGES_PER_DOC, math.ceil(per_article) + 1)
-
-    def _dense_docs(self, conn, query: str, fetch: int, allowed: Sequence[int] | None) -> tuple[dict[int, float], dict[int, int]]:
-        """Document score = its best passage's cosine similarity; also remembers that passage."""
-        vector = self.embedder.embed_queries([query])[0]
-        hits = self.reader.dense_search(vector, fetch, allowed)
-        return self._aggregate(conn, hits)
 
     def _aggregate(self, conn, hits) -> tuple[dict[int, float], dict[int, int]]:
         if not hits:

@@ -195,3 +195,68 @@ def test_eval_end_to_end_on_tiny_beir(tmp_path, capsys, settings, embedder):
     assert main(["eval", "--corpus", str(small / "corpus.jsonl"), "--queries", str(small / "queries.jsonl"),
                  "--qrels", str(small / "qrels.tsv"), "--mode", "lexical", "--index-dir", str(index_dir)]) == 2
     assert "not in the corpus" in capsys.readouterr().err
+
+
+# ------------------------------------------------- the shared corpus format, languages, fast path
+SAMPLE_QUERIES = [  # (id, lang, text, relevant release); written for the releases in thaigov-sample.jsonl
+    ("q-egov-th", "th", "สัมมนารัฐบาลอิเล็กทรอนิกส์ ประจินเปิดงาน", "tg012535"),
+    ("q-egov-en", "en", "deputy prime minister opens e-government forum", "tg012535"),
+    ("q-tokyo-en", "en", "prime minister cheers Thai athletes at the Olympics", "tg036214"),
+    ("q-kenya-th", "th", "นายกฯ ส่งสารแสดงความเสียใจถึงผู้นำเคนยา", "tg014309"),
+]
+
+
+def write_lang_queries(folder: Path) -> tuple[Path, Path]:
+    queries, qrels = folder / "queries.jsonl", folder / "qrels.tsv"
+    queries.write_text("".join(json.dumps({"_id": q, "text": t, "lang": lang}, ensure_ascii=False) + "\n"
+                               for q, lang, t, _ in SAMPLE_QUERIES), encoding="utf-8")
+    qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, _, _, d in SAMPLE_QUERIES),
+                     encoding="utf-8")
+    return queries, qrels
+
+
+def test_shared_corpus_format_is_read_by_the_indexer_and_ids_are_checked(tmp_path):
+    from tests.conftest import SAMPLE
+
+    queries, qrels = write_lang_queries(tmp_path)
+    data = load_beir(SAMPLE, queries, qrels)
+    assert data.corpus_input == SAMPLE and not data.corpus
+    assert "tg012535" in data.corpus_ids and len(data.corpus_ids) == 42
+    assert data.langs == {"q-egov-th": "th", "q-egov-en": "en", "q-tokyo-en": "en", "q-kenya-th": "th"}
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("query-id\tcorpus-id\tscore\nq-egov-th\ttg999999\t1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="corpus id 'tg999999' is not in the corpus file"):
+        load_beir(SAMPLE, queries, bad)
+
+
+@pytest.mark.slow
+def test_eval_ranks_every_mode_as_search_does_and_reports_by_language(tmp_path, capsys, settings, embedder,
+                                                                      writable_index):
+    """The fast path (one embedding per query, shared candidates, no snippets) gives the very ranking
+    Searcher.search gives; per-language rows and en@10 come from the parsed languages."""
+    from search_api.searcher import Searcher
+    from tests.conftest import SAMPLE
+    from thaigov_search.evaluation import evaluate
+
+    queries, qrels = write_lang_queries(tmp_path)
+    data = load_beir(SAMPLE, queries, qrels)
+    results = evaluate(data, ("hybrid", "dense", "lexical"), settings, writable_index, embedder)
+    searcher = Searcher(writable_index, settings, embedder=embedder)
+    for result in results:
+        for query_id, _, text, _ in SAMPLE_QUERIES:
+            expected = [r.id for r in searcher.search(text, k=100, mode=result.mode).results]
+            assert result.rankings[query_id] == expected, (result.mode, query_id)
+        assert set(result.by_lang) == {"th", "en"}
+        assert result.by_lang["en"]["queries"] == 2
+        english = {r.id for r in searcher.search("x", k=100).results if searcher.get(r.id).language == "en"}
+        for query_id, ranked in result.rankings.items():
+            assert result.per_query[query_id]["en@10"] == sum(1 for d in ranked[:10] if d in english)
+    hybrid = results[0].to_dict()
+    assert hybrid["by_lang"]["th"]["queries"] == 2 and 0.0 <= hybrid["by_lang"]["en"]["mrr@10"] <= 1.0
+
+    # Without --corpus the existing index is judged as it is (nothing read, nothing indexed).
+    assert main(["eval", "--index-dir", str(writable_index), "--queries", str(queries), "--qrels", str(qrels),
+                 "--mode", "all", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["ndcg@10"] for r in rows] == [r.to_dict()["ndcg@10"] for r in results]
+    assert rows[0]["index_s"] == 0.0
