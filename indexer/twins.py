@@ -18,6 +18,9 @@ A pair is linked when all of these hold:
 4. **Mutual best** -- the Thai release is the English release's best candidate and the English
    release is that Thai release's best English match (one Thai release per English one).
 
+English releases whose title is mostly Thai (the parser's language test looks at the whole text)
+and list releases (cabinet synopses, schedules: :data:`LIST_TITLE`) are never linked.
+
 The functions take plain :class:`~indexer.article.Article` objects and an embedding callable, so
 the indexer can link twins at index time and tools can mine a whole corpus with the same code.
 """
@@ -34,18 +37,42 @@ from datetime import date as Date
 import numpy as np
 
 from indexer.article import Article
+from indexer.thai_text import thai_latin_counts
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TwinConfig", "Twin", "evidence", "find_twins", "twin_text"]
+__all__ = ["TwinConfig", "Twin", "evidence", "find_twins", "is_list_release", "twin_text"]
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*")
 # Latin tokens that appear in Thai releases without being names: the source line, units, web junk.
 _LATIN_STOP = frozenset(
-    "http https www go th com html php news contents details thaigov gov co or org net and the of "
-    "km kg cm mm am pm mr ms mrs no nr px".split()
+    "http https www go th com html php news contents details thaigov gov co or org net km kg cm mm am pm "
+    "mr ms mrs no nr px "
+    # English function words: Thai releases quote English phrases, which share them with everything.
+    "a an and are as at be by for from has have in into is it its of on or that the this to was were "
+    "will with".split()
 )
+
+
+# Titles of list releases (cabinet synopses, schedules): one English synopsis covers many Thai
+# releases, so it twins none of them; their bodies are agendas, not answers to the title.
+LIST_TITLE = re.compile(
+    r"^(สรุปข่าวการประชุมคณะรัฐมนตรี|สรุปผลการประชุมคณะรัฐมนตรี|กำหนดการ|ภารกิจ|Cabinet Meeting Synopsis|"
+    r"The cabinet met on|Schedule)",
+    re.I,
+)
+
+
+def is_list_release(title: str) -> bool:
+    return bool(LIST_TITLE.match(title.strip()))
+
+
+def _english_title(a: Article) -> bool:
+    """The parser calls a release English when its text has more Latin than Thai letters; a few
+    Thai releases full of English names pass that test, so the title must be mostly Latin too."""
+    thai, latin = thai_latin_counts(a.title)
+    return latin > thai
 
 
 @dataclass(frozen=True)
@@ -125,8 +152,14 @@ def find_twins(
     linked. Returns the twins sorted by English id.
     """
     cfg = config or TwinConfig()
-    english = [a for a in articles if a.language == "en" and _day(a.date) is not None]
-    thai = sorted((a for a in articles if a.language == "th" and _day(a.date) is not None), key=lambda a: a.date or "")
+    english = [
+        a for a in articles
+        if a.language == "en" and _day(a.date) is not None and _english_title(a) and not is_list_release(a.title)
+    ]
+    thai = sorted(
+        (a for a in articles if a.language == "th" and _day(a.date) is not None and not is_list_release(a.title)),
+        key=lambda a: a.date or "",
+    )
     if not english or not thai:
         return []
     thai_days = [_day(a.date) or 0 for a in thai]
