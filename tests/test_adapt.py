@@ -84,3 +84,25 @@ def embedder_home(embedder) -> Path:
     from thaigov_search.config import Settings
 
     return Settings().home
+
+
+@pytest.mark.slow
+def test_adapter_merged_with_numpy_equals_the_trained_model(tmp_path):
+    """What a package would ship (the 2 MB adapter) rebuilds the trained model exactly."""
+    from safetensors.numpy import load_file
+
+    from indexer.lora_merge import merge_lora
+    from indexer.model_builder import resolve_model
+    from thaigov_search.cli import main
+    from thaigov_search.config import Settings
+
+    out = tmp_path / "adapted"
+    assert main(["adapt", "--corpus", str(SAMPLE), "--no-twins", "--pairs", "64", "--batch-size", "4",
+                 "--max-steps", "1", "--lr", "1e-2", "--threads", "1", "--out", str(out), "-q", "--json"]) == 0
+    base = Path(resolve_model("default", Settings().home))
+    rebuilt = merge_lora(base, out / "adapter", tmp_path / "rebuilt")
+    trained, again, original = (load_file(str(p / "model.safetensors")) for p in (out, rebuilt, base))
+    changed = [k for k in trained if not np.array_equal(trained[k], original[k])]
+    assert changed and all("encoder.layer." in k for k in changed)
+    for k in trained:
+        np.testing.assert_allclose(again[k], trained[k], atol=2e-6)

@@ -46,11 +46,23 @@ def pick_device(requested: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def save_pairs(pairs, path: Path) -> None:
+def _meta_path(path: Path) -> Path:
+    return path.with_name(path.name + ".meta.json")
+
+
+def save_pairs(pairs, path: Path, meta: dict | None = None) -> None:
+    """Pairs as JSONL, and next to them (``FILE.meta.json``) where they came from, so a model trained
+    from ``--pairs-file`` still records its corpus, exclusions, seed and twin count."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         for p in pairs:
             f.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
+    _meta_path(path).write_text(json.dumps(meta or {}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def load_pairs_meta(path: Path) -> dict:
+    meta = _meta_path(path)
+    return json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
 
 
 def load_pairs(path: Path):
@@ -273,13 +285,13 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     meta: dict = {"corpus": [str(p) for p in args.corpus or []], "exclude": [str(p) for p in args.exclude or []]}
     if args.pairs_file:
         pairs = load_pairs(Path(args.pairs_file))[: args.pairs]
-        meta["pairs_file"] = str(args.pairs_file)
+        meta = {**load_pairs_meta(Path(args.pairs_file)), "pairs_file": str(args.pairs_file)}
     else:
         pairs, twins = mine(args, settings)
-        meta["twins"] = len(twins)
+        meta.update(twins=len(twins), mining_seed=args.seed, pairs_mined=len(pairs))
         if args.save_pairs:
-            save_pairs(pairs, Path(args.save_pairs))
-    meta["mining_seconds"] = round(time.perf_counter() - t0, 1)
+            save_pairs(pairs, Path(args.save_pairs), meta)
+    meta["load_seconds" if args.pairs_file else "mining_seconds"] = round(time.perf_counter() - t0, 1)
     if args.mine_only:
         print(json.dumps({"pairs": len(pairs), **meta}, ensure_ascii=False))
         return 0
