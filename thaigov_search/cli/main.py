@@ -1,5 +1,5 @@
 """`thaigov-search`: the one command-line entry point (index, search, get, similar, stats, serve, eval, bench;
-analytics, backup, switch from cli/portal.py)."""
+analytics, backup, switch from cli/portal.py; adapt from cli/adapt.py)."""
 
 from __future__ import annotations
 
@@ -174,16 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def extra_commands() -> list[Callable]:
-    """Subcommands that live next to their implementation (eval, bench, analytics/backup/switch).
+    """Subcommands that live next to their implementation (eval, bench, analytics/backup/switch, adapt).
 
     Imported unguarded on purpose: a broken import (a missing dependency, a bug) must stop the
     program with its traceback, not make `eval` or `bench` silently vanish from --help (issue #15).
+    `adapt`'s optional dependency (peft) is imported only when it trains, so --help never needs it.
     """
+    from thaigov_search.cli.adapt import register as register_adapt
     from thaigov_search.cli.bench import register as register_bench
     from thaigov_search.cli.evaluation import register as register_eval
     from thaigov_search.cli.portal import register as register_portal
 
-    return [register_eval, register_bench, register_portal]
+    return [register_eval, register_bench, register_portal, register_adapt]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,12 +9,17 @@ need the same three guarantees: a reader sees the old file or the new one, never
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
+import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -72,3 +77,22 @@ def build_once(lock_path: Path, is_done: Callable[[], bool], build: Callable[[],
     with file_lock(lock_path):
         if not is_done():
             build()
+
+
+def write_records_jsonl(records: Iterable[Any], path: Path) -> None:
+    """Dataclass records as JSONL (Thai as is), e.g. adapt's twins and training pairs."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(dataclasses.asdict(r), ensure_ascii=False) + "\n")
+
+
+def read_records_jsonl(path: Path, cls: type[T]) -> list[T]:
+    """The records :func:`write_records_jsonl` wrote, as ``cls`` (JSON lists back to tuples)."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            out.append(cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}))
+    return out

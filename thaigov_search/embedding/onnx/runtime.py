@@ -224,9 +224,11 @@ def read_module_spec(folder: Path) -> dict[str, Any]:
             f"{' → '.join(types)}. Use --backend torch."
         )
     pooling_cfg = load(f"{modules[1].get('path', '1_Pooling')}/config.json", {})
-    if pooling_cfg.get("pooling_mode_mean_tokens"):
+    # sentence-transformers >= 6 saves {"pooling_mode": "mean", "embedding_dimension": ...}; older
+    # versions {"pooling_mode_mean_tokens": true, "word_embedding_dimension": ...}. Both are read.
+    if pooling_cfg.get("pooling_mode_mean_tokens") or pooling_cfg.get("pooling_mode") == "mean":
         pooling = "mean"
-    elif pooling_cfg.get("pooling_mode_cls_token"):
+    elif pooling_cfg.get("pooling_mode_cls_token") or pooling_cfg.get("pooling_mode") == "cls":
         pooling = "cls"
     else:
         raise ValueError(f"the ONNX backends support mean or CLS pooling only ({folder}); use --backend torch.")
@@ -243,7 +245,8 @@ def read_module_spec(folder: Path) -> dict[str, Any]:
         "pooling": pooling,
         "include_prompt": bool(pooling_cfg.get("include_prompt", True)),
         "normalize": "Normalize" in types,
-        "dimension": int(pooling_cfg.get("word_embedding_dimension") or config.get("hidden_size") or 0),
+        "dimension": int(pooling_cfg.get("word_embedding_dimension") or pooling_cfg.get("embedding_dimension")
+                         or config.get("hidden_size") or 0),
         "prompts": dict(st_cfg.get("prompts") or {}),
         "default_prompt_name": st_cfg.get("default_prompt_name"),
         "max_seq_length": min(max_len, positions),
