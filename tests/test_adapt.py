@@ -62,13 +62,13 @@ def test_adapt_writes_a_model_folder_that_both_backends_can_read(tmp_path, embed
     from thaigov_search.cli import main
 
     out = tmp_path / "adapted"
-    rc = main(["adapt", "--corpus", str(SAMPLE), "--no-twins", "--pairs", "64", "--batch-size", "4",
+    rc = main(["adapt", "--corpus", str(SAMPLE), "--no-twins", "--pairs", "64", "--batch-size", "4", "--train-layers", "4",
                "--max-steps", "2", "--threads", "1", "--out", str(out), "-q", "--json"])
     assert rc == 0
     summary = json.loads((out / "ADAPT.json").read_text())
     assert summary["steps"] == 2 and summary["method"] == "lora"
     adapter = out / "adapter" / "adapter_model.safetensors"
-    assert adapter.is_file() and adapter.stat().st_size < 5_000_000
+    assert adapter.is_file() and adapter.stat().st_size < 2_000_000  # rank 16 on the top 4 layers: 1.8 MB
     spec = read_module_spec(out)  # what the ONNX backends need: mean pooling, the e5 prompts
     assert spec["pooling"] == "mean" and spec["prompts"]["query"] == "query: "
     adapted = Embedder(str(out), embedder_home(embedder))
