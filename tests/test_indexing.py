@@ -172,7 +172,8 @@ def test_cli_get_stats_and_search_print_the_documented_json(sample_index: Path, 
 
     assert main(["search", "--index-dir", str(sample_index), "--json", "--k", "3", "eGovernment Forum 2018"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"query", "took_ms", "results"}
+    assert set(out) == {"query", "took_ms", "results", "suggested_filter"}
+    assert out["suggested_filter"] == {"date_from": "2018-01-01", "date_to": "2018-12-31"}  # the query names 2018
     assert set(out["results"][0]) == {"id", "title", "date", "category", "url", "score", "snippet"}
 
     assert main(["similar", "--index-dir", str(sample_index), "tg012535", "--k", "3", "--json"]) == 0
