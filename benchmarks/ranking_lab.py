@@ -232,8 +232,39 @@ def language_coverage(c: Corpus, q: Query, pool: list[int]) -> float:
     return out
 
 
+def normalised(scores: dict[int, float], how: str) -> dict[int, float]:
+    """``minmax`` (the product), ``z`` (mean/sd over the candidates, then squashed to 0..1 by the
+    max), ``max`` (divide by the best score, min 0)."""
+    if how == "minmax" or not scores:
+        return fusion.normalise(scores)
+    v = np.array(list(scores.values()), dtype=np.float64)
+    if how == "z":
+        z = (v - v.mean()) / (v.std() + 1e-9)
+        z = z / max(z.max(), 1e-9)
+        return dict(zip(scores, z.tolist(), strict=True))
+    if how == "max":
+        return dict(zip(scores, (np.maximum(v, 0) / max(v.max(), 1e-9)).tolist(), strict=True))
+    raise ValueError(how)
+
+
+def prf_scores(c: Corpus, q: Query, dense: np.ndarray, beta: float, m: int) -> np.ndarray:
+    """Dense pseudo-relevance feedback: q' = q + beta * mean(best vectors of the top m documents),
+    scored again (calibration offsets of ``dense`` - raw kept as a shift per document)."""
+    if not beta:
+        return dense
+    order = np.argsort(-dense)[:m]
+    sel = np.isin(c.owner, order)
+    fb = c.pvec[sel].mean(axis=0)
+    q2 = q.qvec + beta * fb
+    q2 = q2 / np.linalg.norm(q2)
+    raw2 = doc_scores(c, q2[None, :].astype(np.float32))[0].astype(np.float64)
+    shift = dense - q.dense.astype(np.float64)  # the calibration offset per document
+    return raw2 + shift
+
+
 def fuse_variant(c: Corpus, q: Query, dense: np.ndarray, weight_rule: str, w_max: float = 0.5,
-                 pool_k: int = 10, date_beta: float = 0.0, pool: np.ndarray | None = None) -> list[tuple[int, float]]:
+                 pool_k: int = 10, date_beta: float = 0.0, pool: np.ndarray | None = None,
+                 norm: str = "minmax") -> list[tuple[int, float]]:
     d = top(dense, pool=pool)
     lx = q.lexical
     if weight_rule == "coverage":
@@ -252,7 +283,12 @@ def fuse_variant(c: Corpus, q: Query, dense: np.ndarray, weight_rule: str, w_max
         w = 0.0
     else:
         raise ValueError(weight_rule)
-    ranked = fusion.fuse(d, lx, w)
+    if norm == "minmax":
+        ranked = fusion.fuse(d, lx, w)
+    else:
+        dn, ln = normalised(d, norm), normalised(lx, norm)
+        fused = {k: (1 - w) * dn.get(k, 0.0) + w * ln.get(k, 0.0) for k in set(dn) | set(ln)}
+        ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
     if date_beta:
         hint = date_hint(q.text)
         if hint is not None:
@@ -278,10 +314,13 @@ def parse_variant(spec: str) -> Variant:
     alpha = float(opts.get("alpha", 1.0))
     title_w = float(opts.get("title", 0))
 
+    prf_beta = float(opts.get("prf", 0))
+    prf_m = int(opts.get("prfm", 3))
+
     def dense_scores(c: Corpus, q: Query) -> np.ndarray:
         if title_w:
             q = Query(**{**q.__dict__, "dense": with_title(q, q.dense.astype(np.float64), title_w).astype(np.float32)})
-        return calibrated(c, q, cal, alpha)
+        return prf_scores(c, q, calibrated(c, q, cal, alpha), prf_beta, prf_m)
 
     if kind == "lexical":
         return lambda c, q: sorted(q.lexical.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -292,7 +331,8 @@ def parse_variant(spec: str) -> Variant:
     if kind == "hybrid":
         return lambda c, q: fuse_variant(c, q, dense_scores(c, q), opts.get("weight", "coverage"),
                                          float(opts.get("wmax", 0.5)), int(opts.get("k", 10)),
-                                         float(opts.get("date", 0)), pool_of(c, q, cal))
+                                         float(opts.get("date", 0)), pool_of(c, q, cal),
+                                         opts.get("norm", "minmax"))
     raise ValueError(f"unknown variant {spec!r}")
 
 

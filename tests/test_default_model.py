@@ -340,7 +340,16 @@ def test_resolve_model_builds_default_and_passes_other_specs_through(
     build_result: tuple[Path, Path, float], tmp_path: Path
 ) -> None:
     home, path, _ = build_result
-    assert resolve_model("default", home) == str(path)
+    assert resolve_model("e5-small", home) == str(path)
+    adapted = Path(resolve_model("default", home))  # thaigov-e5-small: the adapter merged into e5-small
+    assert adapted != path and resolve_model("thaigov-e5-small", home) == str(adapted)
+    from safetensors.numpy import load_file
+
+    base_w, adapted_w = load_file(str(path / "model.safetensors")), load_file(str(adapted / "model.safetensors"))
+    assert base_w.keys() == adapted_w.keys()
+    changed = {k for k in base_w if not np.array_equal(base_w[k], adapted_w[k])}
+    # the shipped adapter: LoRA on the attention and feed-forward projections of the top 4 of 12 layers
+    assert changed and all(any(f"layer.{i}." in k for i in (8, 9, 10, 11)) for k in changed)
     assert resolve_model("intfloat/multilingual-e5-small", home) == "intfloat/multilingual-e5-small"
     assert resolve_model("/models/custom", tmp_path) == "/models/custom"
     assert not (tmp_path / "models").exists()

@@ -46,7 +46,7 @@ def test_sample_index_holds_every_article_with_passages_and_vectors(sample_index
     assert passages >= articles and distinct == passages
     stats = Searcher(sample_index, settings).stats()
     assert stats["articles"] == articles and stats["passages"] == passages
-    assert stats["model"] == "default" and stats["dimension"] == 384
+    assert stats["model"] == "thaigov-e5-small" and stats["dimension"] == 384  # the adapted default, by name
     manifest = Manifest.read(sample_index)
     assert manifest.snapshot and (sample_index / manifest.snapshot).exists()
 
@@ -131,10 +131,26 @@ def test_similar_articles_never_include_the_article_itself(sample_index: Path, s
 
 def test_opening_an_index_with_another_model_fails_clearly(sample_index: Path, settings, tmp_path: Path) -> None:
     other = settings.model_copy(update={"model": "sentence-transformers/all-MiniLM-L6-v2"})
-    with pytest.raises(ModelMismatchError, match="built with model 'default'"):
+    with pytest.raises(ModelMismatchError, match="built with model 'thaigov-e5-small'"):
         run_index([SAMPLE], sample_index, other, progress=False)
     with pytest.raises(ModelMismatchError):
         Searcher(sample_index, other)
+
+
+def test_an_index_built_before_the_adapted_default_keeps_its_model(writable_index: Path, settings) -> None:
+    """Manifests written before thaigov-e5-small became the default say 'default' and mean e5-small:
+    searching follows the index's model, and indexing into it with the new default refuses clearly
+    instead of mixing two models' vectors."""
+    import dataclasses
+
+    manifest = Manifest.read(writable_index)
+    dataclasses.replace(manifest, model="default").write(writable_index)
+    searcher = Searcher(writable_index, settings)
+    assert searcher.stats()["model"] == "e5-small"
+    assert searcher.embedder.spec == "e5-small"
+    with pytest.raises(ModelMismatchError, match="built with model 'e5-small'.*Use --model e5-small"):
+        run_index([SAMPLE], writable_index, settings, progress=False)
+    run_index([SAMPLE], writable_index, settings.model_copy(update={"model": "e5-small"}), progress=False)
 
 
 def test_missing_index_and_damaged_files_fail_with_clear_messages(writable_index: Path, settings, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from thaigov_search.core.models import recorded_model
 from thaigov_search.search.searcher import Searcher
 from thaigov_search.store.backup import resolve_index
 from thaigov_search.store.manifest import Manifest
@@ -27,7 +28,7 @@ def open_beside(target: Path, current: Searcher | None, settings: Any) -> Search
     """A warmed searcher over ``target``, reusing the current one's model when the index has the same."""
     embedder = None
     if current is not None:
-        if Manifest.read(target).model == current.reader.manifest.model:
+        if recorded_model(Manifest.read(target).model) == recorded_model(current.reader.manifest.model):
             embedder = current.embedder
     searcher = Searcher(target, settings, embedder=embedder)
     searcher.warm_up()

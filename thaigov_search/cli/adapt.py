@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from thaigov_search.cli.common import UsageError, settings_from
+from thaigov_search.core.models import MODEL_HELP
 from thaigov_search.embedding.training import METHODS, PEFT_MISSING, peft_available
 
 
@@ -115,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude", nargs="+", type=Path,
                    help="files whose record ids are never trained on (e.g. the evaluation corpus)")
     p.add_argument("--out", type=Path, help="output model folder")
-    p.add_argument("--model", help="base model ('default' = embedded e5-small)")
+    p.add_argument("--model", help="the model to adapt: " + MODEL_HELP + " (the shipped adapter was trained from e5-small)")
     p.add_argument("--pairs", type=int, default=20000, help="pair budget (default 20000)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--method", choices=METHODS, default="lora")

@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 from thaigov_search.cli.common import UsageError, settings_from
 from thaigov_search.cli.load import RssSampler, Server, percentile, request_once, run_load
+from thaigov_search.core.models import MODEL_HELP
 from thaigov_search.core.modes import BACKENDS, MODES
 from thaigov_search.store.manifest import Manifest
 
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="embed at most N passages per article")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="passages per embedding batch")
     p.add_argument("--passage-tokens", type=int, dest="passage_tokens", help="passage size in model tokens")
-    p.add_argument("--model", help="model spec (default: the embedded e5-small)")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--keep-index", metavar="DIR", help="write the index here (must not exist) instead of a temp dir")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_bench_indexing)

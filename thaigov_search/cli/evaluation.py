@@ -59,6 +59,7 @@ from thaigov_search.cli.eval_sets import (  # noqa: F401  (re-exported: eval's o
     query_metrics,
     recall_at_k,
 )
+from thaigov_search.core.models import MODEL_HELP
 from thaigov_search.core.modes import BACKENDS, MODES
 from thaigov_search.core.settings import Settings
 
@@ -281,7 +282,7 @@ def register(subparsers) -> None:
     p.add_argument("--qrels", required=True, help="qrels.tsv (header: query-id corpus-id score)")
     p.add_argument("--mode", choices=[*MODES, "all"], default="hybrid",
                    help="retrieval mode, or 'all' for one result per mode")
-    p.add_argument("--model", help="'default' (embedded e5-small), a sentence-transformers id, or a local path")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--backend", choices=BACKENDS,
                    help="embedding backend for the corpus and the queries (default: $THAIGOV_SEARCH_BACKEND or torch)")
     p.add_argument("--max-passages", type=int, dest="max_passages_per_article",

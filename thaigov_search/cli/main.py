@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from thaigov_search.cli.common import UsageError, print_json, settings_from
+from thaigov_search.core.models import MODEL_HELP
 from thaigov_search.core.modes import BACKENDS, LANGUAGES, MODES
 
 logger = logging.getLogger("thaigov_search")
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("index", cmd_index, "Parse, chunk, embed and store articles (incremental, crash-safe).")
     p.add_argument("--input", nargs="+", help="shared JSONL (.jsonl/.xz/.gz), generic JSONL, or a directory of .txt files")
     index_dir(p)
-    p.add_argument("--model", help="'default' (embedded e5-small), a sentence-transformers id, or a local path")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--backend", choices=BACKENDS, help="embedding backend")
     p.add_argument("--limit", type=int, help="index at most N articles")
     p.add_argument("--delete", nargs="+", metavar="ID", help="remove these article ids")

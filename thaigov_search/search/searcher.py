@@ -14,6 +14,7 @@ import numpy as np
 
 from thaigov_search.core.article import Article
 from thaigov_search.core.filters import Filters
+from thaigov_search.core.models import DEFAULT_ALIAS, recorded_model, same_model
 from thaigov_search.core.modes import MODES
 from thaigov_search.core.settings import Settings
 from thaigov_search.core.thai_text import tokenize_for_index
@@ -84,8 +85,11 @@ class Searcher:
     def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None, verify: bool = True):
         self.settings = settings
         self.reader = IndexReader(Path(index_dir), verify=verify)
-        model = self.reader.manifest.model
-        if settings.model != model and settings.model != "default" and embedder is None:
+        # The index's own model, unless the user names another (an error if it differs): with the
+        # plain default the searcher follows the manifest, so an index built with e5-small before
+        # the adapted default keeps its model (core.models).
+        model = recorded_model(self.reader.manifest.model)
+        if not same_model(settings.model, model) and settings.model != DEFAULT_ALIAS and embedder is None:
             raise ModelMismatchError(
                 f"{index_dir} was built with model '{model}', not '{settings.model}'. Search it with --model {model}."
             )
@@ -290,7 +294,7 @@ class Searcher:
         with self.reader.snapshot() as conn:
             articles, passages = queries.index_counts(conn)
         manifest = self.reader.manifest
-        return {"articles": articles, "passages": passages, "model": manifest.model, "dimension": manifest.dimension,
+        return {"articles": articles, "passages": passages, "model": recorded_model(manifest.model), "dimension": manifest.dimension,
                 "built_at": manifest.built_at}
 
     def categories(self) -> list[dict]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thaigov_search.core.files import atomic_write_text
+from thaigov_search.core.models import canonical_model, recorded_model, same_model
 from thaigov_search.store.schema import (
     DB_NAME,
     FORMAT_VERSION,
@@ -69,8 +70,9 @@ def ensure_same_model(manifest: Manifest, model: str, dimension: int | None, ind
         raise IndexCorruptError(
             f"{index_dir} uses index format {manifest.format_version}, this program reads {FORMAT_VERSION}. Rebuild the index."
         )
-    if manifest.model != model or (dimension is not None and manifest.dimension != dimension):
+    built_with = recorded_model(manifest.model)
+    if not same_model(model, manifest.model) or (dimension is not None and manifest.dimension != dimension):
         raise ModelMismatchError(
-            f"{index_dir} was built with model '{manifest.model}' (dimension {manifest.dimension}), "
-            f"not '{model}'. Use --model {manifest.model}, or index into a new --index-dir."
+            f"{index_dir} was built with model '{built_with}' (dimension {manifest.dimension}), "
+            f"not '{canonical_model(model)}'. Use --model {built_with}, or index into a new --index-dir."
         )

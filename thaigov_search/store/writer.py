@@ -27,6 +27,7 @@ import numpy as np
 
 from thaigov_search.core.article import Article, Passage
 from thaigov_search.core.files import file_lock, fsync_dir, sha256_file
+from thaigov_search.core.models import canonical_model
 from thaigov_search.store.manifest import Manifest, ensure_same_model, now_iso
 from thaigov_search.store.schema import (
     DB_NAME,
@@ -79,11 +80,11 @@ class IndexWriter:
             self.manifest = manifest
         else:
             self.manifest = Manifest(
-                format_version=FORMAT_VERSION, model=model, dimension=dimension, passage_tokens=passage_tokens,
+                format_version=FORMAT_VERSION, model=canonical_model(model), dimension=dimension, passage_tokens=passage_tokens,
                 created_at=now_iso(), built_at=now_iso(), articles=0, passages=0, generation=0,
                 snapshot=None, snapshot_generation=0, snapshot_sha256=None, snapshot_kind="flat",
             )
-            self._set_meta({"model": model, "dimension": str(dimension)})
+            self._set_meta({"model": canonical_model(model), "dimension": str(dimension)})
             self.manifest.write(self.index_dir)
 
     # ----------------------------------------------------------------- reads used by the writer

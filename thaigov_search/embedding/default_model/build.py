@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thaigov_search.core.files import build_once, sha256_file
+from thaigov_search.core.models import ADAPTED_MODEL_NAME, BASE_MODEL_NAME, canonical_model
 from thaigov_search.embedding.default_model.folder import verify_folder, write_model_folder
 from thaigov_search.embedding.default_model.image import E5Image
 
@@ -46,11 +47,17 @@ def default_model_dir(home: Path) -> Path:
 def resolve_model(spec: str, home: Path) -> str:
     """Map a model spec to something ``SentenceTransformer()`` can load.
 
-    ``"default"`` means the offline-built e5 folder (built on first use); anything
-    else (a hub id or a local path) is passed through untouched.
+    The embedded names (core.models): ``e5-small`` is the offline-built e5 folder,
+    ``thaigov-e5-small`` (alias ``default``) the same with the government-news adapter merged in;
+    both are built on first use. Anything else (a hub id or a local path) is passed through untouched.
     """
-    if spec == "default":
+    name = canonical_model(spec)
+    if name == BASE_MODEL_NAME:
         return str(build_default_model(home))
+    if name == ADAPTED_MODEL_NAME:
+        from thaigov_search.embedding.default_model.adapted import build_adapted_model
+
+        return str(build_adapted_model(home))
     return spec
 
 
