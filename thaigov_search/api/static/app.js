@@ -61,14 +61,18 @@ function parseDate(text) {
 
 const DATE_HINT = "วว/ดด/ปปปป (พ.ศ.) หรือ yyyy-mm-dd (ค.ศ.)";
 
-/** Under a date field: the date it means in both calendars, or why it is not a date. */
-function showDateHint(field) {
+/**
+ * Under a date field: the date it means in both calendars, or the accepted forms. ``strict`` (on leaving
+ * the field, on submit) also marks a text that is no date as invalid; while typing, "1/8/" is just unfinished.
+ */
+function showDateHint(field, strict = true) {
   const hint = $(`${field.id}-hint`);
   const iso = parseDate(field.value);
-  if (iso === null) field.setAttribute("aria-invalid", "true");
+  const invalid = iso === null && strict;
+  if (invalid) field.setAttribute("aria-invalid", "true");
   else field.removeAttribute("aria-invalid");
-  hint.classList.toggle("invalid", iso === null);
-  hint.textContent = iso === null
+  hint.classList.toggle("invalid", invalid);
+  hint.textContent = invalid
     ? `ไม่ใช่วันที่ ใช้ ${DATE_HINT} (not a date: use dd/mm/yyyy B.E. or yyyy-mm-dd)`
     : iso ? `${thaiDate(iso)} · ${iso}` : DATE_HINT;
   return iso;
@@ -608,7 +612,10 @@ document.addEventListener("DOMContentLoaded", () => {
     for (const name of ["date_from", "date_to"]) showDateHint($(name));
     if ($("q").value.trim()) $("search-form").requestSubmit();
   });
-  for (const name of ["date_from", "date_to"]) $(name).addEventListener("input", () => showDateHint($(name)));
+  for (const name of ["date_from", "date_to"]) {
+    $(name).addEventListener("input", () => showDateHint($(name), false));
+    $(name).addEventListener("change", () => showDateHint($(name)));
+  }
   $("sort").addEventListener("change", () => {  // a new order for the same results: apply at once
     if ($("q").value.trim()) $("search-form").requestSubmit();
   });
