@@ -31,9 +31,10 @@ from thaigov_search.search.fusion import hybrid_ranking, language_agreement, top
 from thaigov_search.search.lexical import make_lexical_engine
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms
 from thaigov_search.search.query_dates import DateHint, date_bonus, date_hint
-from thaigov_search.search.results import SearchResponse, SearchResult
+from thaigov_search.search.results import SearchResponse, SearchResult, Suggestion, SuggestResponse
 from thaigov_search.search.snippets import make_snippet, term_hits
 from thaigov_search.search.spelling import Speller
+from thaigov_search.search.suggest import SuggestionCache
 from thaigov_search.store import queries
 from thaigov_search.store.duplicates import ids_of as duplicate_ids
 from thaigov_search.store.fts5 import vocabulary
@@ -110,6 +111,7 @@ class Searcher:
         self._stats_lock = threading.Lock()
         self._facts = FactsCache()
         self._speller = Speller()
+        self._suggestions = SuggestionCache(self._titles)
 
     @property
     def embedder(self) -> Embedder:
@@ -176,18 +178,19 @@ class Searcher:
                        lambda with_articles: self.facts(conn, with_articles))
 
     def _did_you_mean(self, conn, query: str, pool: Candidates, mode: str, filters: Filters) -> str | None:
-        """A corrected query (search.spelling) when this one matches nothing lexically; the correction
-        must itself match some release lexically."""
-        if mode == "dense" or pool.matches or not pool.terms.terms:
+        """A corrected query (search.spelling) when it finds more lexical matches than this one."""
+        if mode == "dense" or not pool.terms.terms:
             return None
-        corrected = self._speller.correct(query, self.reader.generation, lambda n: vocabulary(conn, n))
+        corrected = self._speller.correct(query, self.reader.generation, lambda n: vocabulary(conn, n),
+                                          self._article_count(conn))
         if corrected is None or corrected == query:
             return None
         terms = query_terms(corrected, self._article_count(conn), lambda ts: self.lexical.doc_freq(conn, ts))
         floor = lexical_floor(terms.ideal_bm25, self.settings.lexical_match_share)
-        if floor == float("inf") or not self.lexical.search(conn, terms, 1, filters, min_score=floor):
+        if floor == float("inf"):
             return None
-        return corrected
+        found = self.lexical.search(conn, terms, len(pool.matches) + 1, filters, min_score=floor)
+        return corrected if len(found) > len(pool.matches) else None
 
     def facts(self, conn, with_articles: bool = True) -> Facts:
         """Dates, categories and near-duplicate groups of the index, current with this generation."""
@@ -318,6 +321,24 @@ class Searcher:
                                     score=round(float(score), 6), snippet=make_snippet(text, term_set),
                                     duplicates=(folded or {}).get(rowid, 0)))
         return out
+
+    # ---------------------------------------------------------------------- suggestions
+    def suggest(self, typed: str, k: int = 8, wait_s: float = 30.0) -> SuggestResponse:
+        """Completions of a half-typed query from phrases of the index's titles (search.suggest).
+        The phrases are built in the background on first use (~4 s per 10,000 titles) and after
+        writes; until the first build ends this waits at most ``wait_s``, then answers nothing."""
+        self.reader.refresh()
+        built = self._suggestions.get(self.reader.generation, wait_s)
+        texts = built.complete(typed, k) if built is not None else []
+        return SuggestResponse(query=typed, suggestions=[Suggestion(text=t) for t in texts])
+
+    def prepare_suggestions(self) -> None:
+        """Start building the suggestion phrases now (the service calls it once it is ready)."""
+        self._suggestions.refresh(self.reader.generation)
+
+    def _titles(self) -> list[str]:
+        with self.reader.snapshot() as conn:
+            return queries.all_titles(conn)
 
     # ------------------------------------------------------------------------ documents
     def get(self, doc_id: str) -> Article | None:

@@ -180,3 +180,8 @@ def article_facts(conn: sqlite3.Connection) -> list[tuple[int, str | None, str]]
 def newest_date(conn: sqlite3.Connection) -> str | None:
     """The latest release date in the index (ISO), or None when nothing is dated."""
     return conn.execute("SELECT max(date) FROM articles").fetchone()[0]
+
+
+def all_titles(conn: sqlite3.Connection) -> list[str]:
+    """Every article's title (what search suggestions are built from)."""
+    return [r[0] for r in conn.execute("SELECT title FROM articles")]
