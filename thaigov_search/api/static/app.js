@@ -529,12 +529,12 @@ function showHistogram(facets, params) {
     node.append(...children);
     return node;
   };
-  const [width, height, top, bottom] = [320, 120, 14, 18];
+  const [width, height, top, bottom] = [230, 110, 14, 16];  // about the aside's width in px: text keeps its size
   const slot = width / bars.length;
   const max = Math.max(1, ...bars.map((b) => b.count));
   const tickEvery = Math.ceil(bars.length / 8);
   const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "group", "aria-labelledby": "histogram-caption",
-    class: "histogram-chart", preserveAspectRatio: "none" });
+    class: "histogram-chart" });
   bars.forEach((bar, i) => {
     const h = bar.count ? Math.max(2, (bar.count / max) * (height - top - bottom)) : 0;
     const x = i * slot + slot * 0.12;
@@ -544,7 +544,7 @@ function showHistogram(facets, params) {
       class: bar.filter && bar.filter.active ? "bar active" : "bar" });
     const group = [svgEl("title", {}, name), rect,
       svgEl("rect", { x: (i * slot).toFixed(1), y: 0, width: slot.toFixed(1), height: height - bottom, class: "hit" })];
-    if (bar.count) group.push(svgEl("text", { x: (x + slot * 0.38).toFixed(1), y: (y - 3).toFixed(1), class: "value",
+    if (bar.count && String(bar.count).length * 6 <= slot) group.push(svgEl("text", { x: (x + slot * 0.38).toFixed(1), y: (y - 3).toFixed(1), class: "value",
       "text-anchor": "middle" }, String(bar.count)));
     if (i % tickEvery === 0) group.push(svgEl("text", { x: (i * slot + slot / 2).toFixed(1), y: height - 4, class: "tick",
       "text-anchor": "middle" }, bar.tick));
