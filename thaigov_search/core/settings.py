@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         "(counted back from the newest release in the index); 0 = off (docs/quality.md has why it is off).",
     )
     lexical_match_share: float = Field(
-        default=0.5, ge=0.0, le=1.0,
+        default=0.3, ge=0.0, le=1.0,
         description="An article matches a query lexically when its BM25 is at least this share of the query's "
         "ideal BM25 (every term once, average length); with dense_margin it defines a query's result set.",
     )

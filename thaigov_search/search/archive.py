@@ -8,7 +8,7 @@ The steps, in order (:func:`arrange`), each a pure function of the candidates an
    index (undated releases are not decayed). It comes *after* fusion, so an old release that is
    the only real match still shows: it only loses places to other matches.
 2. **The result set** (what ``total`` and the facets count): the articles that match the query
-   lexically, BM25 at least ``lexical_match_share`` (0.5) of the query's ideal BM25 (every query
+   lexically, BM25 at least ``lexical_match_share`` (0.3) of the query's ideal BM25 (every query
    word once in a body of average length; the whole index is searched for them, up to
    :data:`RESULT_SET_MAX`), plus the dense candidates whose calibrated cosine is within
    ``dense_margin`` (0.05) of the best one's. ``lexical`` mode uses the first part only, ``dense``
@@ -45,7 +45,7 @@ class ArrangeOptions:
     recency: float = 0.0  # half-life in days; 0 = off
     collapse: bool = True
     facets: tuple[str, ...] = ()
-    lexical_match_share: float = 0.5
+    lexical_match_share: float = 0.3
     dense_margin: float = 0.05
 
 

@@ -48,6 +48,7 @@ from thaigov_search.store.schema import (
 logger = logging.getLogger(__name__)
 
 CANDIDATES = 100  # documents each retriever contributes before fusion
+CORRECTION_SHARE = 0.6  # "did you mean" compares the releases each spelling matches this well (search.spelling)
 PASSAGES_PER_DOC = 4  # at most this many dense passages fetched per wanted document (articles have several)
 
 
@@ -178,19 +179,23 @@ class Searcher:
                        lambda with_articles: self.facts(conn, with_articles))
 
     def _did_you_mean(self, conn, query: str, pool: Candidates, mode: str, filters: Filters) -> str | None:
-        """A corrected query (search.spelling) when it finds more lexical matches than this one."""
+        """A corrected query (search.spelling) when it matches well (BM25 >= CORRECTION_SHARE of its
+        ideal) more releases than this query does; otherwise None."""
         if mode == "dense" or not pool.terms.terms:
             return None
         corrected = self._speller.correct(query, self.reader.generation, lambda n: vocabulary(conn, n),
                                           self._article_count(conn))
         if corrected is None or corrected == query:
             return None
-        terms = query_terms(corrected, self._article_count(conn), lambda ts: self.lexical.doc_freq(conn, ts))
-        floor = lexical_floor(terms.ideal_bm25, self.settings.lexical_match_share)
-        if floor == float("inf"):
-            return None
-        found = self.lexical.search(conn, terms, len(pool.matches) + 1, filters, min_score=floor)
-        return corrected if len(found) > len(pool.matches) else None
+        n_articles = self._article_count(conn)
+        counts = []
+        for text in (query, corrected):
+            terms = pool.terms if text == query else query_terms(
+                text, n_articles, lambda ts: self.lexical.doc_freq(conn, ts))
+            floor = lexical_floor(terms.ideal_bm25, CORRECTION_SHARE)
+            counts.append(0 if floor == float("inf") else len(
+                self.lexical.search(conn, terms, RESULT_SET_MAX, filters, min_score=floor)))
+        return corrected if counts[1] > counts[0] else None
 
     def facts(self, conn, with_articles: bool = True) -> Facts:
         """Dates, categories and near-duplicate groups of the index, current with this generation."""
@@ -333,8 +338,18 @@ class Searcher:
         return SuggestResponse(query=typed, suggestions=[Suggestion(text=t) for t in texts])
 
     def prepare_suggestions(self) -> None:
-        """Start building the suggestion phrases now (the service calls it once it is ready)."""
+        """Start building the suggestion phrases and loading the spelling vocabulary now, in the
+        background (the service calls it once it is ready)."""
         self._suggestions.refresh(self.reader.generation)
+
+        def warm_speller() -> None:
+            try:
+                with self.reader.snapshot() as conn:
+                    self._speller.warm(self.reader.generation, lambda n: vocabulary(conn, n))
+            except Exception:
+                logger.exception("could not load the spelling vocabulary")
+
+        threading.Thread(target=warm_speller, name="spelling-vocabulary", daemon=True).start()
 
     def _titles(self) -> list[str]:
         with self.reader.snapshot() as conn:

@@ -71,6 +71,10 @@ class Speller:
                 self._word, self._docs, self._terms, self._generation = word, docs, list(docs), generation
             return self._terms, self._docs
 
+    def warm(self, generation: int, load: Callable[[int], dict[str, int]]) -> None:
+        """Load the vocabulary now (the service does it in the background once ready)."""
+        self._vocabulary(generation, load)
+
     def correct(self, query: str, generation: int, load: Callable[[int], dict[str, int]],
                 n_articles: int = 0) -> str | None:
         """The corrected query, or None when nothing suspicious has a close enough index word."""
@@ -96,24 +100,34 @@ class Speller:
             return None
         return corrected
 
-    def _suspicious(self, token: str, docs: dict[str, int], rare: int) -> bool:
-        """Rare, a fragment, or a spelling of a skeleton whose commonest word is far commoner (a wrong tone mark)."""
-        own = self._raw.get(token, 0)
-        return own < rare or (len(token) <= 2 and bool(_THAI.search(token))) or \
-            docs.get(skeleton(token), 0) >= FREQUENCY_RATIO * (own + 1)
+    def _suspects(self, tokens: list[str], docs: dict[str, int], rare: int) -> list[bool]:
+        """Per token: rare, or a spelling of a skeleton whose commonest word is far commoner (a wrong
+        tone mark), or a Thai fragment of one or two letters next to another fragment or a suspect
+        (the pieces segmentation leaves of an unknown word; a lone short word such as ปี is fine)."""
+        base = []
+        for token in tokens:
+            own = self._raw.get(token, 0)
+            base.append(own < rare or docs.get(skeleton(token), 0) >= FREQUENCY_RATIO * (own + 1))
+        short = [len(t) <= 2 and bool(_THAI.search(t)) for t in tokens]
+        out = list(base)
+        for i in range(len(tokens)):
+            if short[i]:
+                neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(tokens)]
+                out[i] = out[i] or any(short[j] or base[j] for j in neighbours)
+        return out
 
     def _correct_tokens(self, tokens: list[str], terms: list[str], docs: dict[str, int],
                         words: dict[str, str]) -> list[str]:
-        rare = self._rare
+        suspect = self._suspects(tokens, docs, self._rare)
         out: list[str] = []
         i = 0
         while i < len(tokens):
-            if not self._suspicious(tokens[i], docs, rare):
+            if not suspect[i]:
                 out.append(tokens[i])
                 i += 1
                 continue
             j = i
-            while j + 1 < len(tokens) and self._suspicious(tokens[j + 1], docs, rare):
+            while j + 1 < len(tokens) and suspect[j + 1]:
                 j += 1
             best = None  # (edits, -window length, -docs, start, end, word)
             for start in (i - 1, i):
