@@ -17,6 +17,9 @@ from thaigov_search.api.schemas import (
     ERRORS,
     MAX_CATEGORY_CHARS,
     MAX_OFFSET,
+    MAX_RECENCY_DAYS,
+    MAX_SUGGEST_CHARS,
+    MAX_SUGGEST_K,
     CategoryOut,
     DocId,
     DocumentOut,
@@ -25,9 +28,9 @@ from thaigov_search.api.schemas import (
 )
 from thaigov_search.api.state import ServiceState
 from thaigov_search.core.filters import Filters
-from thaigov_search.core.modes import Language, SearchMode
+from thaigov_search.core.modes import FACETS, Language, SearchMode, SortOrder
 from thaigov_search.core.settings import Settings
-from thaigov_search.search.results import SearchResponse
+from thaigov_search.search.results import SearchResponse, SuggestResponse
 from thaigov_search.search.validation import clean_query, has_control_chars, validate_date_range
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -39,6 +42,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 T = TypeVar("T")
+SUGGEST_WAIT_S = 2.0  # the first /suggest after start-up waits this long for the phrases, then answers []
 
 
 async def in_threadpool(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
@@ -77,32 +81,83 @@ def search_params(
     return q, mode, Filters(date_from, date_to, check_text(category, "category"), language)
 
 
+def parse_facets(value: str | None) -> tuple[str, ...]:
+    """``facets=category,year`` -> ("category", "year"); 422 naming an unknown one."""
+    if not value:
+        return ()
+    names = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [name for name in names if name not in FACETS]
+    if unknown:
+        raise HTTPException(422, f"facets: unknown facet {unknown[0]!r}; use a comma list of {', '.join(FACETS)}")
+    return names
+
+
+def archive_params(
+    sort: Annotated[SortOrder, Query(description="relevance (default), date_desc (newest first) or date_asc; "
+                                     "date orders cover the whole result set.")] = "relevance",
+    recency: Annotated[float | None, Query(ge=0, le=MAX_RECENCY_DAYS, description=(
+        "Recency half-life in days: the fused score halves every this many days of age, after fusion "
+        "(0 = off; default: the server's THAIGOV_SEARCH_RECENCY_HALF_LIFE_DAYS, 0)."))] = None,
+    facets: Annotated[str | None, Query(max_length=100, description=(
+        "Comma list of category, year, month: counts over the whole result set."), examples=["category,year"])] = None,
+    collapse: Annotated[bool, Query(description="Fold near-duplicate versions of a release into one result "
+                                    "(its `duplicates` says how many).")] = True,
+) -> dict:
+    return {"sort": sort, "recency": recency, "facets": parse_facets(facets), "collapse": collapse}
+
+
 def add_read_routes(app: FastAPI, state: ServiceState) -> None:
     settings = state.settings
 
     @app.get("/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
     async def search(
         params: Annotated[tuple[str, str, Filters], Depends(search_params)],
+        archive: Annotated[dict, Depends(archive_params)],
         k: Annotated[int, Query(ge=1, le=settings.max_k, description="Results per page.")] = 10,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Results to skip (pagination).")] = 0,
     ) -> SearchResponse:
-        """Ranked releases for a query; each with a snippet whose matched words are in `<mark>`."""
+        """Ranked releases for a query; each with a snippet whose matched words are in `<mark>`; facet
+        counts over the whole result set; a corrected query when nothing matched."""
         q, mode, filters = params
         try:
             query = clean_query(q, settings.max_query_chars)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        response = await in_threadpool(settings, state.require().search, query, k, offset, mode, filters)
+        searcher = state.require()
+
+        def run() -> SearchResponse:
+            return searcher.search(query, k, offset, mode, filters, **archive)
+
+        response = await in_threadpool(settings, run)
         state.after_search(query, mode, filters, response.total, response.took_ms)
         return response
 
     @app.get("/documents/{doc_id}", response_model=DocumentOut, responses=ERRORS, tags=["documents"])
     async def get_document(doc_id: DocId) -> DocumentOut:
         """One release in full."""
-        article = await in_threadpool(settings, state.require().get, doc_id)
+        searcher = state.require()
+
+        def run():
+            return searcher.get(doc_id), searcher.duplicates_of(doc_id)
+
+        article, duplicates = await in_threadpool(settings, run)
         if article is None:
             raise HTTPException(404, f"no document with id {doc_id!r} in this index")
-        return DocumentOut(**article.as_document())
+        return DocumentOut(**article.as_document(), duplicates=duplicates or [])
+
+    @app.get("/suggest", response_model=SuggestResponse, responses=ERRORS, tags=["search"])
+    async def suggest(
+        q: Annotated[str, Query(min_length=1, max_length=MAX_SUGGEST_CHARS, description=(
+            "What the user has typed so far; may end inside a Thai word."), examples=["เหลื่"])],
+        k: Annotated[int, Query(ge=1, le=MAX_SUGGEST_K, description="Suggestions to return.")] = 8,
+    ) -> SuggestResponse:
+        """Completions as the user types: phrases from the index's titles that start with `q`, most
+        frequent first (an empty list while the phrases are first built after start-up)."""
+        if has_control_chars(q):
+            raise HTTPException(422, "q contains control characters")
+        if not q.strip():
+            raise HTTPException(422, "q is empty")
+        return await in_threadpool(settings, state.require().suggest, q, k, SUGGEST_WAIT_S)
 
     @app.get("/documents/{doc_id}/similar", response_model=SearchResponse, responses=ERRORS, tags=["documents"])
     async def similar(

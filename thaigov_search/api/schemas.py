@@ -19,6 +19,9 @@ echo in logs and messages. Ids are only ever SQL parameters, never file names. (
 pydantic checks the pattern with its Rust regex engine.)
 """
 MAX_OFFSET = 10_000
+MAX_SUGGEST_K = 20
+MAX_SUGGEST_CHARS = 200
+MAX_RECENCY_DAYS = 36_500
 MAX_CATEGORY_CHARS = 200
 DocId = Annotated[str, PathParam(pattern=ID_PATTERN, description="Document id, e.g. tg012535.")]
 
@@ -35,6 +38,8 @@ class DocumentOut(BaseModel):
     url: str
     language: str
     body: str
+    duplicates: list[str] = Field(default_factory=list, description="Ids of the other versions of this release "
+                                  "(near-duplicates: word-level MinHash similarity >= the index's threshold).")
 
 
 class CategoryOut(BaseModel):

@@ -60,6 +60,7 @@ class ServiceState:
             searcher = Searcher(self.served_dir, self.settings)
             searcher.search("รัฐบาล government", k=1)  # loads the model and tokenisers now, not on the first query
             self.serve_searcher(searcher)
+            searcher.prepare_suggestions()  # built in a background thread; /suggest answers [] until then
             logger.warning("index %s loaded; ready", self.served_dir)
         except Exception as exc:  # reported by /health and every route
             logger.exception("could not open the index %s", self.index_dir)

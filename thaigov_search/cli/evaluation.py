@@ -144,6 +144,7 @@ def evaluate(
     embedder=None,
     limit_queries: int | None = None,
     progress: bool = False,
+    raw: bool = False,
 ) -> list[ModeResult]:
     """Index the corpus (into ``index_dir``, or a temporary directory) and score each mode.
 
@@ -159,20 +160,25 @@ def evaluate(
     if not has_corpus:
         if index_dir is None or not (Path(index_dir) / "manifest.json").exists():
             raise ValueError("without --corpus, --index-dir must name an existing index")
-        return _run_queries(data, query_ids, modes, Path(index_dir), settings, embedder, None)
+        return _run_queries(data, query_ids, modes, Path(index_dir), settings, embedder, None, raw)
     with tempfile.TemporaryDirectory(prefix="thaigov-eval-") as tmp:
         target = Path(index_dir) if index_dir is not None else Path(tmp) / "index"
         report, embedder = index_corpus(data, target, settings, embedder, progress)
-        return _run_queries(data, query_ids, modes, target, settings, embedder, report)
+        return _run_queries(data, query_ids, modes, target, settings, embedder, report, raw)
 
 
-def _run_queries(data, query_ids, modes, index_dir, settings, embedder, report) -> list[ModeResult]:
-    """Embed every query once, fetch each retriever's candidates once per query, rank all modes."""
+def _run_queries(data, query_ids, modes, index_dir, settings, embedder, report, raw: bool = False) -> list[ModeResult]:
+    """Embed every query once, fetch each retriever's candidates once per query, rank all modes.
+
+    Each mode's ranking is arranged as ``/search`` arranges it with the settings' defaults (result set,
+    recency, collapsed near-duplicates: search.archive); ``raw`` scores the fused ranking as it was
+    before issue #14 (every candidate, nothing folded)."""
     from thaigov_search.search.searcher import Searcher, rank
     from thaigov_search.store import queries
 
     searcher = Searcher(index_dir, settings, embedder=embedder)
     searcher.reader.refresh()
+    options = searcher.arrange_options()
     stored = searcher.stats()["articles"]
     if report is not None and stored > report.read - report.skipped:
         raise ValueError(
@@ -202,7 +208,8 @@ def _run_queries(data, query_ids, modes, index_dir, settings, embedder, report) 
             started = time.perf_counter()
             pool = searcher.candidates(conn, text, SEARCH_K, dense=need_dense, lexical=need_lexical, vector=vector)
             for mode in modes:
-                rankings[mode][query_id] = [info[rowid][0] for rowid, _ in rank(pool, mode)[:SEARCH_K]]
+                ranked = rank(pool, mode) if raw else searcher.arrange(conn, pool, mode, options).items
+                rankings[mode][query_id] = [info[rowid][0] for rowid, _ in ranked[:SEARCH_K]]
             times.append((time.perf_counter() - started) * 1000)
     index_s = report.seconds if report is not None else 0.0
     results = []
@@ -249,8 +256,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.limit_queries is not None and args.limit_queries < 1:
         raise ValueError("--limit-queries must be at least 1")
     modes = MODES if args.mode == "all" else (args.mode,)
-    results = evaluate(data, modes, settings_from(args), Path(args.index_dir) if args.index_dir else None,
-                       limit_queries=args.limit_queries, progress=not args.json and sys.stderr.isatty())
+    settings = settings_from(args)
+    if args.recency is not None:
+        settings = settings.model_copy(update={"recency_half_life_days": args.recency})
+    if args.no_collapse:
+        settings = settings.model_copy(update={"collapse_duplicates": False})
+    results = evaluate(data, modes, settings, Path(args.index_dir) if args.index_dir else None,
+                       limit_queries=args.limit_queries, progress=not args.json and sys.stderr.isatty(), raw=args.raw)
     if args.runs:
         Path(args.runs).write_text(json.dumps({r.mode: r.rankings for r in results}, ensure_ascii=False),
                                    encoding="utf-8")
@@ -290,4 +302,10 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (a list with --mode all)")
     p.add_argument("--index-dir", help="keep the index here and reuse it on later runs (default: a temporary one)")
     p.add_argument("--limit-queries", type=int, metavar="N", help="evaluate only the first N judged queries")
+    p.add_argument("--recency", type=float, metavar="DAYS",
+                   help="recency half-life in days (0 = off; default $THAIGOV_SEARCH_RECENCY_HALF_LIFE_DAYS)")
+    p.add_argument("--no-collapse", action="store_true", dest="no_collapse",
+                   help="keep near-duplicate versions as separate results (default: folded, as /search does)")
+    p.add_argument("--raw", action="store_true",
+                   help="score the fused ranking itself (no result-set cut, no recency, nothing folded: before issue #14)")
     p.add_argument("--runs", metavar="FILE", help="also write every query's ranked ids (top 100) per mode as JSON")

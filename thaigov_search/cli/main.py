@@ -11,7 +11,7 @@ from pathlib import Path
 
 from thaigov_search.cli.common import UsageError, print_json, settings_from
 from thaigov_search.core.models import MODEL_HELP
-from thaigov_search.core.modes import BACKENDS, LANGUAGES, MODES
+from thaigov_search.core.modes import BACKENDS, FACETS, LANGUAGES, MODES, SORT_ORDERS
 
 logger = logging.getLogger("thaigov_search")
 
@@ -46,8 +46,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     date_from, date_to = validate_date_range(args.date_from, args.date_to)
     searcher = open_searcher(args)
     searcher.warm_up()  # took_ms then measures the search, not the model load
+    facets = tuple(f.strip() for f in (args.facets or "").split(",") if f.strip())
     response = searcher.search(
-        args.query, k=args.k, mode=args.mode, filters=Filters(date_from, date_to, args.category, args.language)
+        args.query, k=args.k, mode=args.mode, filters=Filters(date_from, date_to, args.category, args.language),
+        sort=args.sort, recency=args.recency, collapse=not args.no_collapse, facets=facets,
     )
     if args.json:
         data = response.to_dict()
@@ -55,9 +57,24 @@ def cmd_search(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         print(f"{response.total} result(s) for {args.query!r} in {response.took_ms:.0f} ms")
+        if response.did_you_mean:
+            print(f"did you mean: {response.did_you_mean}")
         for rank, r in enumerate(response.results, 1):
-            print(f"{rank:>2}. [{r.id}] {r.title}  ({r.date or 'no date'}, {r.category}, score {r.score:.3f})")
+            folded = f", {r.duplicates} other version(s)" if r.duplicates else ""
+            print(f"{rank:>2}. [{r.id}] {r.title}  ({r.date or 'no date'}, {r.category}, score {r.score:.3f}{folded})")
             print(f"    {r.snippet.replace('<mark>', '[').replace('</mark>', ']')}")
+        for name, counts in response.facets.items():
+            print(f"{name}: " + ", ".join(f"{c.value} ({c.count})" for c in counts))
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    response = open_searcher(args).suggest(args.query, k=args.k)
+    if args.json:
+        print_json(response.to_dict())
+    else:
+        for s in response.suggestions:
+            print(s.text)
     return 0
 
 
@@ -65,7 +82,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     article = open_searcher(args).get(args.id)
     if article is None:
         raise UsageError(f"No article with id {args.id!r} in {args.index_dir}.")
-    data = article.as_document()
+    data = article.as_document() | {"duplicates": open_searcher(args).duplicates_of(args.id) or []}
     if args.json:
         print_json(data)
     else:
@@ -146,7 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date-to")
     p.add_argument("--category")
     p.add_argument("--language", choices=LANGUAGES, help="only releases in this language")
+    p.add_argument("--sort", choices=SORT_ORDERS, default="relevance",
+                   help="relevance, or the whole result set by date (date_desc: newest first)")
+    p.add_argument("--recency", type=float, metavar="DAYS",
+                   help="recency half-life in days, applied after fusion (0 = off; default: the setting, 0)")
+    p.add_argument("--facets", metavar="LIST", help=f"comma list of {', '.join(FACETS)}: counts over the whole result set")
+    p.add_argument("--no-collapse", action="store_true", dest="no_collapse",
+                   help="show near-duplicate versions as separate results")
     p.add_argument("--model")
+    p.add_argument("--json", action="store_true")
+
+    p = add("suggest", cmd_suggest, "Complete a half-typed query from phrases of the index's titles.")
+    index_dir(p)
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=8)
     p.add_argument("--json", action="store_true")
 
     p = add("get", cmd_get, "Print one article.")

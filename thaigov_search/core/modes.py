@@ -1,5 +1,6 @@
 """The named choices every layer agrees on, defined once: search modes, embedding backends, BM25 engines,
-hybrid's lexical-evidence rule and the release languages a search can filter on.
+hybrid's lexical-evidence rule, the release languages a search can filter on, and the orders and facets
+a search can ask for (issue #14).
 
 The CLI's ``choices``, the API's query-parameter type, the searcher's and the embedder's checks
 and the evaluation all read them from here.
@@ -23,3 +24,9 @@ LEXICAL_EVIDENCE: tuple[str, ...] = get_args(LexicalEvidence)
 
 Language = Literal["th", "en"]
 LANGUAGES: tuple[str, ...] = get_args(Language)
+
+SortOrder = Literal["relevance", "date_desc", "date_asc"]
+SORT_ORDERS: tuple[str, ...] = get_args(SortOrder)
+
+Facet = Literal["category", "year", "month"]
+FACETS: tuple[str, ...] = get_args(Facet)

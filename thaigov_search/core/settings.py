@@ -65,6 +65,30 @@ class Settings(BaseSettings):
         default=0.2, ge=0.0, le=1.0,
         description="Soft preference in hybrid for releases from a year/month the query names (0 = off).",
     )
+    # Searching like a news archive (issue #14; docs/api.md, docs/quality.md)
+    duplicate_threshold: float = Field(
+        default=0.8, gt=0.0, le=1.0,
+        description="Two releases are versions of one when the estimated Jaccard similarity of their 5-word "
+        "shingles is at least this (indexing/duplicates.py); applies to articles indexed from then on.",
+    )
+    collapse_duplicates: bool = Field(
+        default=True, description="Default of /search's collapse=: show one result per group of near-duplicates.",
+    )
+    recency_half_life_days: float = Field(
+        default=0.0, ge=0.0, le=36500.0,
+        description="Default of /search's recency=: the fused score is halved every this many days of age "
+        "(counted back from the newest release in the index); 0 = off (docs/quality.md has why it is off).",
+    )
+    lexical_match_share: float = Field(
+        default=0.3, ge=0.0, le=1.0,
+        description="An article matches a query lexically when its BM25 is at least this share of the query's "
+        "ideal BM25 (every term once, average length); with dense_margin it defines a query's result set.",
+    )
+    dense_margin: float = Field(
+        default=0.05, ge=0.0, le=2.0,
+        description="A dense candidate belongs to the result set when its (calibrated) cosine is within this "
+        "margin of the best one's.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = Field(default=None, description="Enables POST/DELETE /documents when set.")

@@ -22,6 +22,7 @@ from thaigov_search.core.settings import Settings
 from thaigov_search.core.thai_text import tokenize_for_index
 from thaigov_search.embedding.embedder import Embedder
 from thaigov_search.indexing.chunking import chunk_article
+from thaigov_search.indexing.duplicates import backfill, signature_of_tokens
 from thaigov_search.indexing.parsing import EmptyArticleError, parse_record
 from thaigov_search.indexing.sources import ReadStats, iter_records
 from thaigov_search.store.manifest import Manifest
@@ -79,6 +80,7 @@ class PreparedBatch:
     records: int
     rows: list[tuple[Article, str, list[str], list[str]]]
     passages: list[list[Passage]]
+    signatures: list[np.ndarray | None] = field(default_factory=list)  # near-duplicate MinHash per row
 
 
 def chunk_for_index(article: Article, count_tokens: Callable[[str], int], settings: Settings) -> list[Passage]:
@@ -122,6 +124,7 @@ class Indexer:
             self._writer = IndexWriter(
                 self.index_dir, self.settings.model, dimension, self.settings.passage_tokens,
                 exact_max=self.settings.exact_search_max_passages,
+                duplicate_threshold=self.settings.duplicate_threshold,
             )
         return self._writer
 
@@ -228,12 +231,13 @@ class Indexer:
         changed = [a for a in articles if stored.get(a.id) != digests[a.id]]
         report.unchanged += len(articles) - len(changed)
         rows = [(a, digests[a.id], tokenize_for_index(a.title), tokenize_for_index(a.body)) for a in changed]
-        return PreparedBatch(n_records, rows, [self._chunk(a) for a in changed])
+        signatures = [signature_of_tokens(title, body) for _, _, title, body in rows]
+        return PreparedBatch(n_records, rows, [self._chunk(a) for a in changed], signatures)
 
     def _write(self, prepared: PreparedBatch, vectors: list[np.ndarray | None], report: IndexReport) -> None:
         if not prepared.rows:
             return
-        self.writer.write_batch(prepared.rows, prepared.passages, vectors)
+        self.writer.write_batch(prepared.rows, prepared.passages, vectors, prepared.signatures)
         report.indexed += len(prepared.rows)
         report.passages += sum(len(p) for p in prepared.passages)
 
@@ -314,6 +318,8 @@ def _run_index(inputs: Sequence[Path | str], index_dir: Path, settings: Settings
     report = IndexReport()
     indexer = Indexer(index_dir, settings, embedder)
     try:
+        if Manifest.exists(index_dir):  # an index from before issue #14: find its near-duplicates first
+            backfill(indexer.writer, progress=progress)
         if delete_ids:
             indexer.delete(list(delete_ids), report)
         if inputs:

@@ -15,18 +15,30 @@ import numpy as np
 from thaigov_search.core.article import Article
 from thaigov_search.core.filters import Filters
 from thaigov_search.core.models import DEFAULT_ALIAS, recorded_model, same_model
-from thaigov_search.core.modes import MODES
+from thaigov_search.core.modes import FACETS, MODES, SORT_ORDERS
 from thaigov_search.core.settings import Settings
 from thaigov_search.core.thai_text import tokenize_for_index
 from thaigov_search.embedding.embedder import Embedder
+from thaigov_search.search.archive import (
+    RESULT_SET_MAX,
+    ArrangeOptions,
+    Facts,
+    FactsCache,
+    arrange,
+    lexical_floor,
+)
 from thaigov_search.search.calibration import LanguageStats, calibrate, language_stats
 from thaigov_search.search.fusion import hybrid_ranking, language_agreement, top_keys
 from thaigov_search.search.lexical import make_lexical_engine
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms
 from thaigov_search.search.query_dates import DateHint, date_bonus, date_hint
-from thaigov_search.search.results import SearchResponse, SearchResult
+from thaigov_search.search.results import SearchResponse, SearchResult, Suggestion, SuggestResponse
 from thaigov_search.search.snippets import make_snippet, term_hits
+from thaigov_search.search.spelling import Speller
+from thaigov_search.search.suggest import SuggestionCache
 from thaigov_search.store import queries
+from thaigov_search.store.duplicates import ids_of as duplicate_ids
+from thaigov_search.store.fts5 import vocabulary
 from thaigov_search.store.reader import IndexReader
 from thaigov_search.store.schema import (
     IndexCorruptError,
@@ -37,6 +49,7 @@ from thaigov_search.store.schema import (
 logger = logging.getLogger(__name__)
 
 CANDIDATES = 100  # documents each retriever contributes before fusion
+CORRECTION_SHARE = 0.6  # "did you mean" compares the releases each spelling matches this well (search.spelling)
 PASSAGES_PER_DOC = 4  # at most this many dense passages fetched per wanted document (articles have several)
 
 
@@ -67,6 +80,7 @@ class Candidates:
     evidence: float | None = None  # lexical evidence for the fusion weight (None: index-wide coverage)
     dates: dict[int, float] = field(default_factory=dict)  # rowid -> date fit (0..1) with date_hint
     date_weight: float = 0.0
+    matches: dict[int, float] = field(default_factory=dict)  # the lexical part of the result set (search.archive)
 
 
 def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
@@ -100,6 +114,9 @@ class Searcher:
         self.on_embed: Callable[[float], None] | None = None  # seconds per query embedding (the service's /metrics)
         self._stats: LanguageStats | None = None  # dense calibration (search.calibration)
         self._stats_lock = threading.Lock()
+        self._facts = FactsCache()
+        self._speller = Speller()
+        self._suggestions = SuggestionCache(self._titles)
 
     @property
     def embedder(self) -> Embedder:
@@ -119,25 +136,74 @@ class Searcher:
             self.lexical.prepare(conn)
 
     # ------------------------------------------------------------------------------ search
+    def arrange_options(self, sort: str = "relevance", recency: float | None = None, collapse: bool | None = None,
+                        facets: tuple[str, ...] = ()) -> ArrangeOptions:
+        """What :func:`search.archive.arrange` does with a ranking: the request's choices, the settings' defaults."""
+        if sort not in SORT_ORDERS:
+            raise ValueError(f"Unknown sort '{sort}': use one of {', '.join(SORT_ORDERS)}.")
+        unknown = [f for f in facets if f not in FACETS]
+        if unknown:
+            raise ValueError(f"Unknown facet '{unknown[0]}': use any of {', '.join(FACETS)}.")
+        recency = self.settings.recency_half_life_days if recency is None else recency
+        if recency < 0:
+            raise ValueError("recency must be a half-life in days >= 0 (0 = off)")
+        return ArrangeOptions(sort=sort, recency=recency,
+                              collapse=self.settings.collapse_duplicates if collapse is None else collapse,
+                              facets=tuple(dict.fromkeys(facets)), lexical_match_share=self.settings.lexical_match_share,
+                              dense_margin=self.settings.dense_margin)
+
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid",
-               filters: Filters | None = None) -> SearchResponse:
+               filters: Filters | None = None, sort: str = "relevance", recency: float | None = None,
+               collapse: bool | None = None, facets: tuple[str, ...] = ()) -> SearchResponse:
+        """One page of the query's result set, arranged as a news archive (search.archive: recency,
+        sort, collapsed near-duplicates, facet counts over the whole set)."""
         started = time.perf_counter()
         if mode not in MODES:
             raise ValueError(f"Unknown mode '{mode}': use one of {', '.join(MODES)}.")
+        options = self.arrange_options(sort, recency, collapse, facets)
         filters = filters or Filters()
         self.reader.refresh()
         wanted = max(CANDIDATES, offset + k)
         with self.reader.snapshot() as conn:
             pool = self.candidates(conn, query, wanted, filters,
                                    dense=mode != "lexical", lexical=mode != "dense")
-            ranked = rank(pool, mode)
-            page = ranked[offset:offset + k]
-            results = self._results(conn, page, pool.terms, pool.best_pid)
+            listing = self.arrange(conn, pool, mode, options)
+            page = listing.items[offset:offset + k]
+            results = self._results(conn, page, pool.terms, pool.best_pid, listing.folded)
+            correction = self._did_you_mean(conn, query, pool, mode, filters)
         took = (time.perf_counter() - started) * 1000
         period = pool.date_hint.range() if pool.date_hint is not None else None
         suggested = {"date_from": period[0], "date_to": period[1]} if period else None
-        return SearchResponse(query=query, took_ms=round(took, 2), total=len(ranked), results=results,
-                              suggested_filter=suggested)
+        return SearchResponse(query=query, took_ms=round(took, 2), total=len(listing.items), results=results,
+                              suggested_filter=suggested, facets=listing.facets, did_you_mean=correction)
+
+    def arrange(self, conn, pool: Candidates, mode: str, options: ArrangeOptions):
+        """The ranking of ``pool`` arranged by ``options`` (search.archive); what eval scores too."""
+        return arrange(rank(pool, mode), mode, pool.dense, pool.matches, options,
+                       lambda with_articles: self.facts(conn, with_articles))
+
+    def _did_you_mean(self, conn, query: str, pool: Candidates, mode: str, filters: Filters) -> str | None:
+        """A corrected query (search.spelling) when it matches well (BM25 >= CORRECTION_SHARE of its
+        ideal) more releases than this query does; otherwise None."""
+        if mode == "dense" or not pool.terms.terms:
+            return None
+        corrected = self._speller.correct(query, self.reader.generation, lambda n: vocabulary(conn, n),
+                                          self._article_count(conn))
+        if corrected is None or corrected == query:
+            return None
+        n_articles = self._article_count(conn)
+        counts = []
+        for text in (query, corrected):
+            terms = pool.terms if text == query else query_terms(
+                text, n_articles, lambda ts: self.lexical.doc_freq(conn, ts))
+            floor = lexical_floor(terms.ideal_bm25, CORRECTION_SHARE)
+            counts.append(0 if floor == float("inf") else len(
+                self.lexical.search(conn, terms, RESULT_SET_MAX, filters, min_score=floor)))
+        return corrected if counts[1] > counts[0] else None
+
+    def facts(self, conn, with_articles: bool = True) -> Facts:
+        """Dates, categories and near-duplicate groups of the index, current with this generation."""
+        return self._facts.get(self.reader.generation, conn, with_articles)
 
     def candidates(self, conn, query: str, wanted: int = CANDIDATES, filters: Filters | None = None,
                    dense: bool = True, lexical: bool = True, vector: np.ndarray | None = None) -> Candidates:
@@ -169,6 +235,10 @@ class Searcher:
                 dense_docs = calibrate(dense_docs, self._languages(conn, dense_docs), stats.offsets(vector))
         lexical_docs = dict(self.lexical.search(conn, terms, wanted, filters)) if lexical else {}
         pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query))
+        if lexical:  # the lexical part of the result set: every article that matches well enough (search.archive)
+            floor = lexical_floor(terms.ideal_bm25, self.settings.lexical_match_share)
+            if floor < float("inf"):
+                pool.matches = dict(self.lexical.search(conn, terms, RESULT_SET_MAX, filters, min_score=floor))
         if dense and lexical:
             self._hybrid_evidence(conn, pool)
         return pool
@@ -243,7 +313,8 @@ class Searcher:
                 best[rowid] = hit.pid
         return docs, best
 
-    def _results(self, conn, page: list[tuple[int, float]], terms: QueryTerms, best_pid: dict[int, int]) -> list[SearchResult]:
+    def _results(self, conn, page: list[tuple[int, float]], terms: QueryTerms, best_pid: dict[int, int],
+                 folded: dict[int, int] | None = None) -> list[SearchResult]:
         """The page's articles with snippets (two queries for the whole page, not two per result)."""
         if not page:
             return []
@@ -256,13 +327,54 @@ class Searcher:
             row = rows[rowid]
             text = snippet_passage(passages.get(rowid, []), term_set, best_pid.get(rowid))
             out.append(SearchResult(id=row[0], title=row[1], date=row[2], category=row[3], url=row[4],
-                                    score=round(float(score), 6), snippet=make_snippet(text, term_set)))
+                                    score=round(float(score), 6), snippet=make_snippet(text, term_set),
+                                    duplicates=(folded or {}).get(rowid, 0)))
         return out
+
+    # ---------------------------------------------------------------------- suggestions
+    def suggest(self, typed: str, k: int = 8, wait_s: float = 30.0) -> SuggestResponse:
+        """Completions of a half-typed query from phrases of the index's titles (search.suggest).
+        The phrases are built in the background on first use (~4 s per 10,000 titles) and after
+        writes; until the first build ends this waits at most ``wait_s``, then answers nothing."""
+        self.reader.refresh()
+        built = self._suggestions.get(self.reader.generation, wait_s)
+        texts = built.complete(typed, k) if built is not None else []
+        return SuggestResponse(query=typed, suggestions=[Suggestion(text=t) for t in texts])
+
+    def prepare_suggestions(self) -> None:
+        """Start building the suggestion phrases and loading the spelling vocabulary now, in the
+        background (the service calls it once it is ready)."""
+        self._suggestions.refresh(self.reader.generation)
+
+        def warm_speller() -> None:
+            try:
+                with self.reader.snapshot() as conn:
+                    self._speller.warm(self.reader.generation, lambda n: vocabulary(conn, n))
+            except Exception:
+                logger.exception("could not load the spelling vocabulary")
+
+        threading.Thread(target=warm_speller, name="spelling-vocabulary", daemon=True).start()
+
+    def _titles(self) -> list[str]:
+        with self.reader.snapshot() as conn:
+            return queries.all_titles(conn)
 
     # ------------------------------------------------------------------------ documents
     def get(self, doc_id: str) -> Article | None:
         self.reader.refresh()
         return self.reader.get_article(doc_id)
+
+    def duplicates_of(self, doc_id: str) -> list[str] | None:
+        """Ids of the other versions of a release (its near-duplicate group), oldest rowid first; None if unknown."""
+        self.reader.refresh()
+        with self.reader.snapshot() as conn:
+            row = queries.article_rowid_and_title(conn, doc_id)
+            if row is None:
+                return None
+            facts = self.facts(conn, with_articles=False)
+            root = facts.group.get(row[0])
+            others = sorted(m for m in facts.members.get(root, []) if m != row[0]) if root is not None else []
+            return duplicate_ids(conn, others)
 
     def similar(self, doc_id: str, k: int = 10) -> SearchResponse | None:
         """Related releases: nearest articles to this one's mean passage vector, never itself."""

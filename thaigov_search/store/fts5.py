@@ -72,3 +72,9 @@ def bm25_search(conn: sqlite3.Connection, expression: str, limit: int, title_wei
 def lexical_rows(conn: sqlite3.Connection, after_rowid: int = 0) -> Iterable[tuple[int, str, str]]:
     """(rowid, title terms, body terms) of the stored lexical rows above ``after_rowid``, ascending."""
     return conn.execute("SELECT rowid, title, body FROM lexical WHERE rowid > ? ORDER BY rowid", (after_rowid,))
+
+
+def vocabulary(conn: sqlite3.Connection, min_docs: int = 1) -> dict[str, int]:
+    """Every indexed term held by at least ``min_docs`` articles, with its document count (FTS5's
+    vocabulary table; a scan of the whole lexical index, so callers cache it)."""
+    return dict(conn.execute("SELECT term, doc FROM lexical_vocab WHERE doc >= ?", (min_docs,)).fetchall())

@@ -170,3 +170,18 @@ def passage_vectors(conn: sqlite3.Connection, pids: Sequence[int], dimension: in
         marks = ",".join("?" * len(part))
         blobs += [r[0] for r in conn.execute(f"SELECT vector FROM passages WHERE pid IN ({marks})", part)]
     return blobs_to_matrix(blobs, dimension)
+
+
+def article_facts(conn: sqlite3.Connection) -> list[tuple[int, str | None, str]]:
+    """Every article's (rowid, date, category): what facets, date sorting and recency read (once per generation)."""
+    return conn.execute("SELECT rowid, date, category FROM articles").fetchall()
+
+
+def newest_date(conn: sqlite3.Connection) -> str | None:
+    """The latest release date in the index (ISO), or None when nothing is dated."""
+    return conn.execute("SELECT max(date) FROM articles").fetchone()[0]
+
+
+def all_titles(conn: sqlite3.Connection) -> list[str]:
+    """Every article's title (what search suggestions are built from)."""
+    return [r[0] for r in conn.execute("SELECT title FROM articles")]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from thaigov_search.store.duplicates import SCHEMA as DUPLICATES_SCHEMA
+
 FORMAT_VERSION = 1
 DB_NAME = "index.sqlite"
 SCHEMA = """
@@ -49,7 +51,10 @@ CREATE TABLE IF NOT EXISTS tombstones (pid INTEGER PRIMARY KEY, gen INTEGER NOT 
 CREATE INDEX IF NOT EXISTS tombstones_gen ON tombstones(gen);
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(title, body, tokenize = 'ascii');
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
-"""
+""" + DUPLICATES_SCHEMA
+"""Tables added later come with ``IF NOT EXISTS`` (the near-duplicate tables of issue #14: an index
+built before them stays at FORMAT_VERSION 1, gains them when a writer opens it, and readers treat
+their absence as "no duplicates known")."""
 
 
 class IndexError_(Exception):

@@ -28,6 +28,7 @@ import numpy as np
 from thaigov_search.core.article import Article, Passage
 from thaigov_search.core.files import file_lock, fsync_dir, sha256_file
 from thaigov_search.core.models import canonical_model
+from thaigov_search.store import duplicates
 from thaigov_search.store.manifest import Manifest, ensure_same_model, now_iso
 from thaigov_search.store.schema import (
     DB_NAME,
@@ -62,7 +63,9 @@ SNAPSHOT_DELTA_MIN = 1000  # ... and at least this many
 class IndexWriter:
     """Write access to one index directory; safe to use from several processes at once."""
 
-    def __init__(self, index_dir: Path, model: str, dimension: int, passage_tokens: int, exact_max: int = 100_000):
+    def __init__(self, index_dir: Path, model: str, dimension: int, passage_tokens: int, exact_max: int = 100_000,
+                 duplicate_threshold: float = 0.8):
+        self.duplicate_threshold = duplicate_threshold
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.index_dir / DB_NAME
@@ -106,18 +109,22 @@ class IndexWriter:
         articles: Sequence[tuple[Article, str, list[str], list[str]]],
         passages: Sequence[Sequence[Passage]],
         vectors: Sequence[np.ndarray | None],
+        signatures: Sequence[np.ndarray | None] | None = None,
     ) -> int:
         """Replace or add articles with their passages and vectors in one transaction.
 
         ``articles`` holds (article, content_hash, title_tokens, body_tokens); ``passages[i]`` and
         ``vectors[i]`` belong to ``articles[i]``; a vector row may be None for a passage that is
-        indexed lexically only. Returns the new generation.
+        indexed lexically only. ``signatures[i]`` (MinHash, :mod:`thaigov_search.store.duplicates`)
+        is compared with the stored ones in the same transaction, so near-duplicate pairs are never
+        behind the articles. Returns the new generation.
         """
+        signatures = signatures if signatures is not None else [None] * len(articles)
         if not articles:
             return self.generation()
         with self.transaction() as gen:
-            for (article, digest, title_tokens, body_tokens), article_passages, article_vectors in zip(
-                articles, passages, vectors, strict=True
+            for (article, digest, title_tokens, body_tokens), article_passages, article_vectors, signature in zip(
+                articles, passages, vectors, signatures, strict=True
             ):
                 self._delete_article(article.id, gen)
                 cur = self.conn.execute(
@@ -140,7 +147,24 @@ class IndexWriter:
                 self.conn.executemany(
                     "INSERT INTO passages (article_rowid, position, text, n_tokens, vector, gen) VALUES (?,?,?,?,?,?)", rows
                 )
+                if signature is not None:
+                    duplicates.store_signature(self.conn, rowid, signature, self.duplicate_threshold)
         return gen
+
+    def unsigned_articles(self, batch: int = 500) -> Iterator[list[tuple[int, str, str]]]:
+        """Batches of (rowid, title terms, body terms) of the articles stored without a MinHash
+        signature (indexed before issue #14): what :meth:`add_signatures` should be given."""
+        rowids = duplicates.unsigned_rowids(self.conn)
+        for start in range(0, len(rowids), batch):
+            yield duplicates.stored_terms(self.conn, rowids[start:start + batch])
+
+    def add_signatures(self, signatures: Sequence[tuple[int, np.ndarray]]) -> int:
+        """Store signatures of already indexed articles (one transaction); returns the pairs found."""
+        found = 0
+        with self.transaction():
+            for rowid, signature in signatures:
+                found += duplicates.store_signature(self.conn, rowid, signature, self.duplicate_threshold)
+        return found
 
     def delete(self, ids: Iterable[str]) -> list[str]:
         """Delete articles by id in one transaction; returns the ids that existed."""
@@ -156,6 +180,7 @@ class IndexWriter:
         if row is None:
             return False
         rowid = row[0]
+        duplicates.forget(self.conn, rowid)
         self.conn.execute(
             "INSERT OR REPLACE INTO tombstones (pid, gen) SELECT pid, ? FROM passages WHERE article_rowid = ? AND vector IS NOT NULL",
             (gen, rowid),

@@ -9,6 +9,8 @@
  * The widget calls SEARCH-HOST's /search from the portal's page, so the server must allow the
  * portal's origin: THAIGOV_SEARCH_CORS_ORIGINS='["https://portal.example.go.th"]'.
  * It renders inside a shadow root (the portal's CSS does not leak in, and its CSS does not leak out).
+ * Query suggestions come from SEARCH-HOST/static/suggest.js (the page's own combobox, loaded once);
+ * until it has loaded, or if it cannot load, the box is a plain search box.
  */
 (function () {
   "use strict";
@@ -31,7 +33,13 @@
     ":host{all:initial;display:block;font-family:'Sarabun','Noto Sans Thai','Leelawadee UI','Thonburi','Loma','Waree',system-ui,sans-serif;",
     "font-size:16px;line-height:1.6;color:#1d2330}",
     "form{display:flex;gap:.4rem;flex-wrap:wrap}label{flex-basis:100%;font-weight:600}",
-    "input{flex:1;min-width:10rem;font:inherit;padding:.35rem .5rem;border:1px solid #aab1bd;border-radius:6px}",
+    ".combo{position:relative;flex:1;min-width:10rem;display:flex}",
+    "input{flex:1;min-width:0;font:inherit;padding:.35rem .5rem;border:1px solid #aab1bd;border-radius:6px}",
+    ".suggestions{position:absolute;left:0;right:0;top:100%;z-index:20;margin:2px 0 0;padding:.2rem 0;list-style:none;",
+    "background:#fff;border:1px solid #aab1bd;border-radius:6px;box-shadow:0 6px 18px rgba(20,30,50,.15)}",
+    ".suggestions li{padding:.25rem .6rem;margin:0;cursor:pointer}",
+    ".suggestions li[aria-selected=true],.suggestions li:hover{background:#e8eef8;color:#113870}",
+    "[hidden]{display:none!important}",
     "button{font:inherit;padding:.35rem .9rem;border:1px solid #1a4f9c;background:#1a4f9c;color:#fff;border-radius:6px;cursor:pointer}",
     ":focus-visible{outline:3px solid #f0a500;outline-offset:2px}",
     "ol{list-style:none;padding:0;margin:.6rem 0 0}li{margin:0 0 .7rem}",
@@ -87,15 +95,22 @@
     var id = "tgs-q-" + Math.random().toString(36).slice(2);
     var input = el("input", { id: id, type: "search", required: "", autocomplete: "off",
       placeholder: script.getAttribute("data-placeholder") || "เช่น รัฐบาลดิจิทัล" });
-    var form = el("form", { role: "search" }, [el("label", { for: id }, [text.label]), input,
+    var combo = el("div", { class: "combo" }, [input]);
+    var form = el("form", { role: "search" }, [el("label", { for: id }, [text.label]), combo,
       el("button", { type: "submit" }, [text.button])]);
     var status = el("p", { class: "msg", role: "status", "aria-live": "polite" });
     var list = el("ol");
     root.append(style, form, status, list);
     var seq = 0;
+    var suggest = null;
+    withSuggest(function (attach) {
+      suggest = attach(input, { base: base, container: combo, label: english ? "Suggestions" : "คำค้นที่แนะนำ",
+        onChoose: function () { form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit")); } });
+    });
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (suggest) suggest.close();
       var q = input.value.trim();
       if (!q) return;
       var mine = ++seq;
@@ -137,6 +152,24 @@
           status.textContent = err && err.busy ? err.message : text.error + ": " + (err && err.message ? err.message : String(err));
         });
     });
+  }
+
+  /** Calls back with window.thaigovSuggest once SEARCH-HOST's suggest.js has loaded (one <script> per page). */
+  function withSuggest(callback) {
+    if (typeof window.thaigovSuggest === "function") return callback(window.thaigovSuggest);
+    var src = base + "/static/suggest.js";
+    var tag = document.querySelector('script[data-thaigov-suggest]');
+    if (!tag) {
+      tag = document.createElement("script");
+      tag.src = src;
+      tag.async = true;
+      tag.setAttribute("data-thaigov-suggest", "");
+      document.head.appendChild(tag);
+    }
+    tag.addEventListener("load", function () {
+      if (typeof window.thaigovSuggest === "function") callback(window.thaigovSuggest);
+    });
+    tag.addEventListener("error", function () { console.warn("thaigov-search widget: no suggestions (" + src + " did not load)"); });
   }
 
   function start() {

@@ -25,5 +25,7 @@ class LexicalEngine(Protocol):
     def doc_freq(self, conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
         """Articles holding each term (terms found nowhere are left out)."""
 
-    def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters) -> list[tuple[int, float]]:
-        """Up to ``k`` live articles that pass ``filters``, as (rowid, BM25 score) best first."""
+    def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters,
+               min_score: float = 0.0) -> list[tuple[int, float]]:
+        """Up to ``k`` live articles that pass ``filters`` and score at least ``min_score``, as
+        (rowid, BM25 score) best first."""

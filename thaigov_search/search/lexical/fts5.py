@@ -23,8 +23,10 @@ class Fts5Engine:
     def doc_freq(self, conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
         return vocab_doc_freq(conn, terms)
 
-    def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters) -> list[tuple[int, float]]:
+    def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters,
+               min_score: float = 0.0) -> list[tuple[int, float]]:
         expression = terms.match_expression()
         if expression is None:
             return []
-        return bm25_search(conn, expression, k, TITLE_WEIGHT, BODY_WEIGHT, filters)
+        hits = bm25_search(conn, expression, k, TITLE_WEIGHT, BODY_WEIGHT, filters)
+        return [hit for hit in hits if hit[1] >= min_score] if min_score > 0 else hits

@@ -204,7 +204,8 @@ class LexicalIndex:
                 out[term] = n
         return out
 
-    def search(self, query: QueryTerms, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def search(self, query: QueryTerms, limit: int, allowed: np.ndarray | None = None,
+               min_score: float = 0.0) -> list[tuple[int, float]]:
         """(rowid, BM25) best first for an OR of the query's terms; ``allowed`` restricts to those rowids.
 
         Document frequencies and idf come from ``query`` (built with :meth:`doc_freq`), as FTS5's do."""
@@ -229,6 +230,8 @@ class LexicalIndex:
                 hit[docs] = True
             if allowed is not None:
                 hit &= np.isin(part.rowids, allowed, assume_unique=True)
+            if min_score > 0:
+                hit &= scores >= min_score
             idx = np.flatnonzero(hit)
             rowid_chunks.append(part.rowids[idx])
             score_chunks.append(scores[idx])
@@ -266,14 +269,15 @@ class MemoryEngine:
     def doc_freq(self, conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
         return self.index.doc_freq(terms)
 
-    def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters) -> list[tuple[int, float]]:
+    def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters,
+               min_score: float = 0.0) -> list[tuple[int, float]]:
         """Candidates restricted to live (and filter-matching) articles: the loaded index may still
         hold articles deleted since, which take places, so fetch more until ``k`` live ones are found."""
         index = self.index
         allowed = article_rowids_matching(conn, filters) if filters.active else None
         fetch = k
         while True:
-            hits = index.search(terms, fetch, allowed)
+            hits = index.search(terms, fetch, allowed, min_score)
             live = live_rowids(conn, [rowid for rowid, _ in hits])
             found = [(rowid, score) for rowid, score in hits if rowid in live]
             if len(found) >= k or len(hits) < fetch:  # enough, or nothing more to fetch

@@ -1,0 +1,200 @@
+"""From a fused ranking to what a news archive shows: the result set, recency, date order, folded
+near-duplicates and facet counts (issue #14).
+
+The steps, in order (:func:`arrange`), each a pure function of the candidates and :class:`Facts`:
+
+1. **Recency** (``recency`` = half-life in days, 0 = off): every score of the fused ranking is
+   multiplied by ``0.5 ** (age / half_life)``, age counted back from the newest release in the
+   index (undated releases are not decayed). It comes *after* fusion, so an old release that is
+   the only real match still shows: it only loses places to other matches.
+2. **The result set** (what ``total`` and the facets count): the articles that match the query
+   lexically, BM25 at least ``lexical_match_share`` (0.3) of the query's ideal BM25 (every query
+   word once in a body of average length; the whole index is searched for them, up to
+   :data:`RESULT_SET_MAX`), plus the dense candidates whose calibrated cosine is within
+   ``dense_margin`` (0.05) of the best one's. ``lexical`` mode uses the first part only, ``dense``
+   the second. The page shows the fused ranking restricted to the set, then the set's lexical
+   matches beyond the ranked candidates (BM25 order, score 0).
+3. **Order**: ``relevance`` (the above), ``date_desc`` / ``date_asc`` (the whole set by date,
+   undated last, relevance breaking ties).
+4. **Collapse** (default on): of a group of near-duplicates (store.duplicates) only the first in
+   that order is kept; it carries ``duplicates`` = how many of its group were folded into it.
+5. **Facets**: counts per category, year, month over the collapsed set, so they add up to ``total``
+   (minus undated releases for year and month).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from thaigov_search.store import duplicates as duplicate_store
+from thaigov_search.store import queries
+
+RESULT_SET_MAX = 10_000
+"""Most lexical matches a result set holds (and so the largest ``total``); the API's offset limit too."""
+
+
+@dataclass(frozen=True)
+class ArrangeOptions:
+    sort: str = "relevance"
+    recency: float = 0.0  # half-life in days; 0 = off
+    collapse: bool = True
+    facets: tuple[str, ...] = ()
+    lexical_match_share: float = 0.3
+    dense_margin: float = 0.05
+
+
+@dataclass
+class Listing:
+    """The arranged result list: (rowid, score) best first, with the folded-duplicate counts and facets."""
+
+    items: list[tuple[int, float]]
+    folded: dict[int, int]
+    facets: dict[str, list[dict]]
+
+
+class Facts:
+    """Per-article facts every search may need, loaded once per index generation: dates (ordinal
+    days, 0 = undated), categories, and the near-duplicate groups. 91,792 articles load in ~0.2 s;
+    the groups alone (the only part a default search needs) in milliseconds."""
+
+    def __init__(self, generation: int, conn, with_articles: bool):
+        self.generation = generation
+        self.group = duplicate_store.groups(duplicate_store.all_pairs(conn))  # rowid -> group root
+        self.members: dict[int, list[int]] = {}
+        for member, root in self.group.items():
+            self.members.setdefault(root, []).append(member)
+        self.has_articles = with_articles
+        if with_articles:
+            rows = queries.article_facts(conn)
+            size = (max((r[0] for r in rows), default=0)) + 1
+            self.day = np.zeros(size, dtype=np.int32)
+            self.year = np.zeros(size, dtype=np.int16)
+            self.month = np.zeros(size, dtype=np.int8)
+            self.category = np.full(size, -1, dtype=np.int32)
+            names: dict[str, int] = {}
+            for rowid, date, category in rows:
+                self.category[rowid] = names.setdefault(category, len(names))
+                if date:
+                    try:
+                        day = dt.date.fromisoformat(date)
+                    except ValueError:
+                        continue
+                    self.day[rowid], self.year[rowid], self.month[rowid] = day.toordinal(), day.year, day.month
+            self.category_names = list(names)
+            self.newest = int(self.day.max()) if size else 0
+
+    def day_of(self, rowid: int) -> int:
+        return int(self.day[rowid]) if rowid < len(self.day) else 0
+
+
+class FactsCache:
+    """The current :class:`Facts`, rebuilt when the index's generation moves (thread-safe)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._facts: Facts | None = None
+
+    def get(self, generation: int, conn, with_articles: bool) -> Facts:
+        with self._lock:
+            facts = self._facts
+            if facts is None or facts.generation != generation or (with_articles and not facts.has_articles):
+                facts = Facts(generation, conn, with_articles)
+                self._facts = facts
+            return facts
+
+
+def decay(ranked: Sequence[tuple[int, float]], facts: Facts, half_life: float) -> list[tuple[int, float]]:
+    """Recency after fusion: scores (shifted to be non-negative) times 0.5 ** (age / half_life)."""
+    if half_life <= 0 or not ranked or not facts.newest:
+        return list(ranked)
+    low = min(0.0, min(score for _, score in ranked))
+    out = []
+    for rowid, score in ranked:
+        day = facts.day_of(rowid)
+        factor = 0.5 ** ((facts.newest - day) / half_life) if day else 1.0
+        out.append((rowid, (score - low) * factor))
+    out.sort(key=lambda kv: (-kv[1], kv[0]))
+    return out
+
+
+def result_set(mode: str, dense: Mapping[int, float], matches: Mapping[int, float], margin: float) -> set[int]:
+    """The articles a query finds (module doc, step 2)."""
+    members: set[int] = set()
+    if mode != "dense":
+        members.update(matches)
+    if mode != "lexical" and dense:
+        top = max(dense.values())
+        members.update(rowid for rowid, score in dense.items() if score >= top - margin)
+    return members
+
+
+def arrange(ranked: Sequence[tuple[int, float]], mode: str, dense: Mapping[int, float], matches: Mapping[int, float],
+            options: ArrangeOptions, facts: Callable[[bool], Facts]) -> Listing:
+    """Steps 1-5 of the module doc. ``facts(with_articles)`` gives the index facts (loaded lazily:
+    a default search needs only the duplicate groups)."""
+    needs_articles = options.sort != "relevance" or options.recency > 0 or bool(options.facets)
+    known = facts(needs_articles) if (needs_articles or options.collapse) else None
+    if options.recency > 0 and known is not None:
+        ranked = decay(ranked, known, options.recency)
+    members = result_set(mode, dense, matches, options.dense_margin)
+    items = [(rowid, score) for rowid, score in ranked if rowid in members]
+    shown = {rowid for rowid, _ in items}
+    extra = sorted(((rowid, bm25) for rowid, bm25 in matches.items() if rowid in members and rowid not in shown),
+                   key=lambda kv: (-kv[1], kv[0]))
+    items += [(rowid, 0.0) for rowid, _ in extra]
+    if options.sort != "relevance" and known is not None:
+        position = {rowid: i for i, (rowid, _) in enumerate(items)}
+        newest_first = options.sort == "date_desc"
+        items.sort(key=lambda kv: (known.day_of(kv[0]) == 0,
+                                   -known.day_of(kv[0]) if newest_first else known.day_of(kv[0]),
+                                   position[kv[0]]))
+    folded: dict[int, int] = {}
+    if options.collapse and known is not None and known.group:
+        kept, first_of = [], {}
+        for rowid, score in items:
+            root = known.group.get(rowid)
+            if root is None:
+                kept.append((rowid, score))
+            elif root in first_of:
+                folded[first_of[root]] = folded.get(first_of[root], 0) + 1
+            else:
+                first_of[root] = rowid
+                kept.append((rowid, score))
+        items = kept
+    return Listing(items, folded, facet_counts(items, known, options.facets) if options.facets else {})
+
+
+def facet_counts(items: Sequence[tuple[int, float]], facts: Facts | None, names: Sequence[str]) -> dict[str, list[dict]]:
+    """Counts per category (largest first, then name), year and month (oldest first) over ``items``."""
+    if facts is None or not names:
+        return {}
+    rowids = np.array([rowid for rowid, _ in items], dtype=np.int64)
+    rowids = rowids[rowids < len(facts.day)]
+    out: dict[str, list[dict]] = {}
+    if "category" in names:
+        codes = facts.category[rowids]
+        counts = np.bincount(codes[codes >= 0], minlength=len(facts.category_names))
+        pairs = [(facts.category_names[i], int(counts[i])) for i in np.flatnonzero(counts)]
+        out["category"] = [{"value": v, "count": n} for v, n in sorted(pairs, key=lambda p: (-p[1], p[0]))]
+    years = facts.year[rowids]
+    dated = years > 0
+    if "year" in names:
+        values, counts = np.unique(years[dated], return_counts=True)
+        out["year"] = [{"value": str(int(v)), "count": int(n)} for v, n in zip(values, counts, strict=True)]
+    if "month" in names:
+        keys = years[dated].astype(np.int32) * 100 + facts.month[rowids][dated]
+        values, counts = np.unique(keys, return_counts=True)
+        out["month"] = [{"value": f"{int(v) // 100:04d}-{int(v) % 100:02d}", "count": int(n)}
+                        for v, n in zip(values, counts, strict=True)]
+    return out
+
+
+def lexical_floor(ideal_bm25: float, share: float) -> float:
+    """The BM25 an article needs to count as a lexical match (module doc, step 2)."""
+    return share * ideal_bm25 if ideal_bm25 > 0 and math.isfinite(ideal_bm25) else math.inf
