@@ -120,7 +120,9 @@ def doc_scores(c: Corpus, qvec: np.ndarray) -> np.ndarray:
 
 
 def cached_embeddings(embedder, texts: list[str], cache: Path, kind: str) -> np.ndarray:
-    key = hashlib.sha256(("\x00".join(texts) + kind).encode()).hexdigest()[:16]
+    """Embeddings cached by texts, kind and model (the model's path: base and adapted differ)."""
+    model = str(getattr(embedder, "spec", ""))
+    key = hashlib.sha256(("\x00".join(texts) + kind + ("" if model in ("default", "e5-small") else model)).encode()).hexdigest()[:16]
     path = cache / f"{kind}-{key}.npy"
     if path.exists():
         return np.load(path)
@@ -262,9 +264,18 @@ def prf_scores(c: Corpus, q: Query, dense: np.ndarray, beta: float, m: int) -> n
     return raw2 + shift
 
 
+def top_match(q: Query, doc: int) -> float:
+    """Share of the query's IDF mass whose words the document holds."""
+    t = q.terms
+    total = sum(t.idf(x) for x in t.terms)
+    if not total:
+        return 0.0
+    return sum(t.idf(x) for x in t.terms if x in q.term_docs and doc in set(q.term_docs[x].tolist())) / total
+
+
 def fuse_variant(c: Corpus, q: Query, dense: np.ndarray, weight_rule: str, w_max: float = 0.5,
                  pool_k: int = 10, date_beta: float = 0.0, pool: np.ndarray | None = None,
-                 norm: str = "minmax") -> list[tuple[int, float]]:
+                 norm: str = "minmax", match_from: float = 0.7) -> list[tuple[int, float]]:
     d = top(dense, pool=pool)
     lx = q.lexical
     if weight_rule == "coverage":
@@ -279,6 +290,13 @@ def fuse_variant(c: Corpus, q: Query, dense: np.ndarray, weight_rule: str, w_max
         dtop = sorted(d, key=lambda i: -d[i])[:pool_k]
         ltop = sorted(lx, key=lambda i: -lx[i])[:pool_k]
         w = fusion.lexical_weight(q.terms.coverage * language_agreement(c, dtop, ltop), w_max)
+    elif weight_rule == "agree-match":  # agreement, unless BM25's best document holds (nearly) every query word
+        dtop = sorted(d, key=lambda i: -d[i])[:pool_k]
+        ltop = sorted(lx, key=lambda i: -lx[i])[:pool_k]
+        agree = language_agreement(c, dtop, ltop)
+        m = top_match(q, ltop[0]) if ltop else 0.0
+        strength = max(0.0, (m - match_from) / (1.0 - match_from))
+        w = fusion.lexical_weight(q.terms.coverage * max(agree, strength), w_max)
     elif weight_rule == "none":
         w = 0.0
     else:
@@ -332,7 +350,7 @@ def parse_variant(spec: str) -> Variant:
         return lambda c, q: fuse_variant(c, q, dense_scores(c, q), opts.get("weight", "coverage"),
                                          float(opts.get("wmax", 0.5)), int(opts.get("k", 10)),
                                          float(opts.get("date", 0)), pool_of(c, q, cal),
-                                         opts.get("norm", "minmax"))
+                                         opts.get("norm", "minmax"), float(opts.get("mf", 0.7)))
     raise ValueError(f"unknown variant {spec!r}")
 
 
