@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import textwrap
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -99,6 +100,22 @@ def connect(address: str, settings: Settings) -> bool:
     return True
 
 
+def route_ray_messages_to_logging(ray: Any) -> None:
+    """Ray's driver prints the cluster's error events (a worker died, its task is retried) to *stdout*,
+    where they would mix with ``--json`` output; send them to this module's logger (stderr, WARNING)
+    instead. Ray has no switch for it, so its printing function is replaced when it exists."""
+    worker = getattr(getattr(ray, "_private", None), "worker", None)
+    if worker is None or not hasattr(worker, "print_to_stdstream"):
+        return
+
+    def log_lines(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        for line in data.get("lines", []):
+            logger.warning("Ray (%s): %s", data.get("pid", "?"), textwrap.shorten(str(line), 400))
+            logger.debug("Ray (%s), in full: %s", data.get("pid", "?"), line)
+
+    worker.print_to_stdstream = log_lines
+
+
 def fitting_workers(settings: Settings, resources: dict[str, float]) -> int:
     """How many workers of ``settings.ray_worker_cpus`` CPUs (and GPUs) the cluster holds."""
     fits = int(resources.get("CPU", 0) // settings.ray_worker_cpus)
@@ -148,6 +165,7 @@ class WorkerPool:
 
     def __init__(self, settings: Settings, workers: int | None = None):
         ray = require_ray()
+        route_ray_messages_to_logging(ray)
         self.ray = ray
         self.settings = settings
         resources = ray.cluster_resources()
