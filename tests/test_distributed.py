@@ -5,8 +5,7 @@ test in its own temporary directory. Checked with the invariant checker of
 scripts/kill_indexer_repeatedly.py (every article whole, once, with its content hash, passages,
 vectors, FTS row; FAISS == database):
 
-* the Ray run stores what the single-machine run stores (same passages, same vectors) and a rerun
-  embeds nothing;
+* the Ray run stores what the single-machine run stores (same passages, same vectors);
 * a worker killed with SIGKILL mid-run is restarted, its batches are retried, and the index is
   complete, with nothing written twice;
 * the driver (`thaigov-search index --ray ADDRESS`) killed with SIGKILL mid-run: a rerun resumes,
@@ -89,7 +88,7 @@ def assert_whole(index_dir: Path, settings: Settings, embedder, limit: int | Non
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_a_ray_run_stores_what_the_local_run_stores_and_a_rerun_embeds_nothing(
+def test_a_ray_run_stores_what_the_local_run_stores(
         ray_cluster: str, tmp_path: Path, embedder) -> None:
     settings = Settings(analytics=False, commit_every=4, max_passages_per_article=1)
     local = run_index([SAMPLE], tmp_path / "local", settings, limit=20, progress=False, embedder=embedder)
@@ -107,8 +106,7 @@ def test_a_ray_run_stores_what_the_local_run_stores_and_a_rerun_embeds_nothing(
             np.testing.assert_allclose(np.frombuffer(ours[key][1], np.float32), np.frombuffer(blob, np.float32),
                                        atol=1e-4)
 
-    again = run_index([SAMPLE], tmp_path / "ray", settings, limit=20, progress=False, ray_address=ray_cluster)
-    assert (again.indexed, again.unchanged, again.skipped, again.embedded_passages) == (0, local.indexed, local.skipped, 0)
+    # (that a rerun embeds nothing committed is the killed-driver test's rerun)
 
 
 @pytest.mark.slow
