@@ -89,8 +89,8 @@ def assert_whole(index_dir: Path, settings: Settings, embedder, limit: int | Non
 @pytest.mark.slow
 @pytest.mark.ray
 def test_a_ray_run_stores_what_the_local_run_stores(
-        ray_cluster: str, tmp_path: Path, embedder) -> None:
-    settings = Settings(analytics=False, commit_every=4, max_passages_per_article=1)
+        ray_cluster: str, tmp_path: Path, settings: Settings, embedder) -> None:
+    settings = settings.model_copy(update={"commit_every": 4, "max_passages_per_article": 1})
     local = run_index([SAMPLE], tmp_path / "local", settings, limit=20, progress=False, embedder=embedder)
     distributed = run_index([SAMPLE], tmp_path / "ray", settings, limit=20, progress=False, ray_address=ray_cluster)
 
@@ -112,10 +112,10 @@ def test_a_ray_run_stores_what_the_local_run_stores(
 @pytest.mark.slow
 @pytest.mark.ray
 def test_a_killed_worker_is_restarted_its_batches_retried_and_nothing_is_lost_or_written_twice(
-        ray_cluster: str, tmp_path: Path, embedder) -> None:
+        ray_cluster: str, tmp_path: Path, settings: Settings, embedder) -> None:
     from thaigov_search.indexing.distributed import WorkerPool
 
-    settings = Settings(analytics=False, commit_every=3, max_passages_per_article=1)
+    settings = settings.model_copy(update={"commit_every": 3, "max_passages_per_article": 1})
     pool = WorkerPool(settings, workers=2)
     victim = pool.workers[0].pid
     try:
@@ -156,16 +156,16 @@ def run_driver(ray_address: str, index_dir: Path, **env: object) -> subprocess.P
 @pytest.mark.slow
 @pytest.mark.ray
 def test_a_killed_driver_resumes_on_rerun_and_nothing_is_lost_or_duplicated(
-        ray_cluster: str, tmp_path: Path, embedder) -> None:
+        ray_cluster: str, tmp_path: Path, settings: Settings, embedder) -> None:
     index_dir = tmp_path / "index"
-    driver = run_driver(ray_cluster, index_dir, commit_every=2)
+    driver = run_driver(ray_cluster, index_dir, commit_every=2, backend=settings.backend)
     deadline = time.monotonic() + 300
     while committed_count(index_dir) < 2 and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(driver.pid, signal.SIGKILL)
     driver.communicate()
     committed = committed_count(index_dir)
-    settings = Settings(analytics=False, max_passages_per_article=1)
+    settings = settings.model_copy(update={"max_passages_per_article": 1})
     ks = kill_script()
     expected = ks.expected_of(ks.load_articles(SAMPLE), embedder, settings)
     assert 0 < committed < len(expected), f"the kill was meant to land mid-run; {committed} articles were committed"
@@ -173,7 +173,7 @@ def test_a_killed_driver_resumes_on_rerun_and_nothing_is_lost_or_duplicated(
     _, problems = ks.index_problems(index_dir, expected, max_passages=1)
     assert problems == []  # what was committed before the kill is whole
 
-    rerun = run_driver(ray_cluster, index_dir, commit_every=2)
+    rerun = run_driver(ray_cluster, index_dir, commit_every=2, backend=settings.backend)
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
     report = json.loads(out)  # stdout is the summary alone
