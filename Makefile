@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev,fast,adapt]"
+	$(PY) -m pip install -q -e ".[dev,fast,adapt,ray]"
 	touch $@
 
 # Debian's Chromium (for the browser test) and Thai fonts (readable screenshots).

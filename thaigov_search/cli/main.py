@@ -22,9 +22,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     if not args.input and not args.delete:
         raise UsageError("Nothing to do: give --input PATH ... and/or --delete ID ...")
+    if args.ray_workers is not None and args.ray is None:
+        raise UsageError("--workers sets the number of Ray workers: give --ray auto (or a cluster's address) too")
     settings = settings_from(args)
     report = run_index(args.input or [], Path(args.index_dir), settings, limit=args.limit, delete_ids=args.delete or [],
-                       progress=not args.quiet, wait=0 if args.no_wait else None)
+                       progress=not args.quiet, wait=0 if args.no_wait else None, ray_address=args.ray)
     if args.json:
         print_json({k: v for k, v in report.__dict__.items() if k != "warnings"} | {"warnings": len(report.warnings)})
     else:
@@ -153,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-wait", action="store_true", dest="no_wait",
                    help="if another run is writing this index, exit at once (code 75) instead of waiting for it")
+    p.add_argument("--ray", metavar="auto|local|ADDRESS",
+                   help="parse, chunk and embed on Ray workers (pip install 'thaigov-search[ray]'); this process stays "
+                        "the one writer. auto: the cluster running here, else a local one; or a cluster's HOST:PORT")
+    p.add_argument("--workers", type=int, dest="ray_workers",
+                   help="Ray workers, each with its own model (default: as many as the cluster's CPUs hold)")
 
     p = add("search", cmd_search, "Search an index.")
     index_dir(p)

@@ -42,6 +42,21 @@ class Settings(BaseSettings):
         description="Passages per embedding batch; unset: 4 on CPU (fastest measured, docs/performance.md), 128 on GPU.",
     )
     commit_every: int = Field(default=200, ge=1, description="Articles per durable commit while indexing.")
+    # Indexing on a Ray cluster (`index --ray`, indexing/distributed.py, docs/scaling.md)
+    ray_workers: int | None = Field(
+        default=None, ge=1, description="Ray workers (actors, each with its own copy of the model) for `index --ray`; "
+        "unset: as many as the cluster's CPUs (or GPUs, with ray_worker_gpus) hold.",
+    )
+    ray_worker_cpus: float = Field(default=1.0, gt=0, description="CPUs each Ray worker reserves (and its model's threads).")
+    ray_worker_gpus: float = Field(default=0.0, ge=0, description="GPUs each Ray worker reserves (1: embed on its own GPU).")
+    ray_batches_in_flight: int = Field(
+        default=2, ge=1, description="Batches (of commit_every articles) queued per Ray worker ahead of the writer: "
+        "enough to keep workers busy while the driver commits, few enough that a killed driver loses little work.",
+    )
+    ray_retries: int = Field(
+        default=3, ge=0, description="How often a Ray worker that dies (killed, out of memory, node lost) is restarted "
+        "and its batches retried before `index --ray` gives up (committed batches are kept; rerun to resume).",
+    )
     exact_search_max_passages: int = Field(
         default=100_000, description="Up to this many passages FAISS searches exactly; above it, HNSW (docs/performance.md)."
     )

@@ -102,6 +102,9 @@ class Indexer:
         self.settings = settings
         self._embedder = embedder
         self._writer: IndexWriter | None = None
+        # The vector size of a new index, when a caller knows it without loading the model here
+        # (the Ray driver asks its workers, indexing/distributed.py); None: the model says.
+        self.dimension: int | None = None
 
     # The model is loaded only when something must be embedded or a new index created.
     @property
@@ -120,7 +123,7 @@ class Indexer:
                 ensure_same_model(manifest, self.settings.model, None, self.index_dir)
                 dimension = manifest.dimension
             else:
-                dimension = self.embedder.dimension
+                dimension = self.dimension or self.embedder.dimension
             self._writer = IndexWriter(
                 self.index_dir, self.settings.model, dimension, self.settings.passage_tokens,
                 exact_max=self.settings.exact_search_max_passages,
@@ -161,9 +164,13 @@ class Indexer:
                 pending[1].cancel()
             bar.close()
             report.seconds += time.perf_counter() - start
-            if self._writer is not None:
-                self._final_snapshot(failed)
+            self.finish(failed)
         return report
+
+    def finish(self, failed: bool) -> None:
+        """End of a run: the vector snapshot of what was committed (if anything was opened)."""
+        if self._writer is not None:
+            self._final_snapshot(failed)
 
     def _final_snapshot(self, failed: bool) -> None:
         """Snapshot what was committed; after a failure, try too, but never hide the first error
@@ -220,14 +227,30 @@ class Indexer:
         prepared = self._prepare((len(articles), articles), report)
         self._write(prepared, self._embed(prepared.passages, report), report)
 
-    def _prepare(self, parsed: tuple[int, list[Article]], report: IndexReport) -> PreparedBatch:
+    def prepare_records(self, batch: list[RawRecord], report: IndexReport,
+                        stored: dict[str, str]) -> PreparedBatch:
+        """The writer-free half of a batch (parse, skip unchanged, chunk, tokenise), for a process that
+        cannot see the index: ``stored`` holds the stored content hashes of the batch's ids, looked up by
+        the writer (a Ray worker, indexing/distributed.py). Embed it with :meth:`embed`."""
+        return self._prepare(self._parse(batch, report), report, stored)
+
+    def embed(self, prepared: PreparedBatch, report: IndexReport) -> list[np.ndarray | None]:
+        return self._embed(prepared.passages, report)
+
+    def commit(self, prepared: PreparedBatch, vectors: list[np.ndarray | None], report: IndexReport) -> None:
+        """The writer's half: one transaction, as in :meth:`index_records`."""
+        self._write(prepared, vectors, report)
+
+    def _prepare(self, parsed: tuple[int, list[Article]], report: IndexReport,
+                 stored: dict[str, str] | None = None) -> PreparedBatch:
         """Skip unchanged articles; chunk and BM25-tokenise the others (CPU work, no model run)."""
         n_records, articles = parsed
         if not articles:
             return PreparedBatch(n_records, [], [])
         key = chunking_key(self.settings)
         digests = {a.id: content_hash(a, key) for a in articles}
-        stored = self.writer.stored_hashes(list(digests))
+        if stored is None:
+            stored = self.writer.stored_hashes(list(digests))
         changed = [a for a in articles if stored.get(a.id) != digests[a.id]]
         report.unchanged += len(articles) - len(changed)
         rows = [(a, digests[a.id], tokenize_for_index(a.title), tokenize_for_index(a.body)) for a in changed]
@@ -289,8 +312,12 @@ def run_index(
     progress: bool = True,
     embedder: Embedder | None = None,
     wait: float | None = None,
+    ray_address: str | None = None,
 ) -> IndexReport:
     """The `thaigov-search index` command: deletions first, then the inputs.
+
+    With ``ray_address`` ("auto", "local" or a cluster's address) parsing, chunking and embedding run on
+    Ray workers while this process stays the one writer (:mod:`thaigov_search.indexing.distributed`).
 
     Holds the index directory's writer lock throughout (:mod:`thaigov_search.store.write_guard`): a second run
     waits for it (``wait=None``), refuses at once (``wait=0``) or gives up after ``wait`` seconds.
@@ -304,9 +331,13 @@ def run_index(
         writer_lock,
     )
 
+    if ray_address is not None:
+        from thaigov_search.indexing.distributed import require_ray
+
+        require_ray()  # before anything is locked or read: say how to install it
     try:
         with writer_lock(index_dir, "thaigov-search index", wait=wait):
-            return _run_index(inputs, index_dir, settings, limit, delete_ids, progress, embedder)
+            return _run_index(inputs, index_dir, settings, limit, delete_ids, progress, embedder, ray_address)
     except WRITE_FAILURES as exc:
         if is_out_of_space(exc, index_dir):
             raise IndexWriteError(out_of_space_message(index_dir, exc)) from exc
@@ -314,7 +345,8 @@ def run_index(
 
 
 def _run_index(inputs: Sequence[Path | str], index_dir: Path, settings: Settings, limit: int | None,
-               delete_ids: Sequence[str], progress: bool, embedder: Embedder | None) -> IndexReport:
+               delete_ids: Sequence[str], progress: bool, embedder: Embedder | None,
+               ray_address: str | None = None) -> IndexReport:
     report = IndexReport()
     indexer = Indexer(index_dir, settings, embedder)
     try:
@@ -325,7 +357,13 @@ def _run_index(inputs: Sequence[Path | str], index_dir: Path, settings: Settings
         if inputs:
             stats = ReadStats()
             total = count_records(inputs, limit) if progress else None
-            indexer.index_records(iter_records(inputs, stats, limit=limit), report, total=total, progress=progress)
+            records = iter_records(inputs, stats, limit=limit)
+            if ray_address is not None:
+                from thaigov_search.indexing.distributed import index_on_ray
+
+                index_on_ray(indexer, records, report, ray_address, total=total, progress=progress)
+            else:
+                indexer.index_records(records, report, total=total, progress=progress)
             report.skipped += stats.skipped
             report.read += stats.skipped
             report.warnings = stats.warnings + report.warnings
