@@ -243,9 +243,7 @@ def index_problems(
 
 
 def faiss_id_set(index) -> set[int]:
-    import faiss
-
-    return {int(i) for i in faiss.vector_to_array(index.id_map)}
+    return index.ids()  # store.vectors.LiveVectors: the snapshot + added - removed
 
 
 def close_reader(reader) -> None:

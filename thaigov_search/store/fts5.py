@@ -15,6 +15,9 @@ from collections.abc import Iterable, Sequence
 from thaigov_search.core.filters import Filters
 from thaigov_search.store.queries import filter_clause
 
+TITLE_WEIGHT = 2.0  # BM25 column weights of the lexical table (title counts twice), defined once
+BODY_WEIGHT = 1.0
+
 
 def fts_terms(token: str) -> list[str]:
     """How FTS5's ascii tokenizer splits one of our tokens (ASCII punctuation separates)."""

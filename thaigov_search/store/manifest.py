@@ -36,6 +36,10 @@ class Manifest:
     snapshot_generation: int
     snapshot_sha256: str | None
     snapshot_kind: str  # "flat" or "hnsw"
+    # BM25 postings as of snapshot_generation (store/postings.py); None in indexes written before
+    # they existed: readers then count the terms from the database, and the next snapshot writes them.
+    lexical: str | None = None
+    lexical_sha256: str | None = None
 
     @staticmethod
     def exists(index_dir: Path) -> bool:

@@ -27,7 +27,9 @@ import numpy as np
 
 from thaigov_search.core.article import Article, Passage
 from thaigov_search.core.files import file_lock, fsync_dir, sha256_file
+from thaigov_search.store.fts5 import lexical_rows
 from thaigov_search.store.manifest import Manifest, ensure_same_model, now_iso
+from thaigov_search.store.postings import build_postings, write_postings
 from thaigov_search.store.schema import (
     DB_NAME,
     FORMAT_VERSION,
@@ -203,26 +205,22 @@ class IndexWriter:
                 ).fetchone()
                 n_passages = passage_count(self.conn)
                 kind = "hnsw" if n_vectors > self.exact_max else "flat"
-                if gen == manifest.snapshot_generation and manifest.snapshot and kind == manifest.snapshot_kind:
+                current = manifest.snapshot and manifest.lexical and kind == manifest.snapshot_kind
+                if gen == manifest.snapshot_generation and current:
                     return manifest
-                if not force and manifest.snapshot and kind == manifest.snapshot_kind and \
+                if not force and current and \
                         self._changed_since(manifest.snapshot_generation) < max(SNAPSHOT_DELTA_MIN, SNAPSHOT_DELTA_SHARE * n_vectors):
                     return manifest
                 index = build_vector_index(self.conn, manifest.dimension, kind)
+                postings = build_postings(lexical_rows(self.conn), sort_terms=True)  # the same generation
             finally:
                 self.conn.execute("COMMIT")
             name = f"vectors-{gen}.faiss"
             path = self.index_dir / name
-            tmp = self.index_dir / f".{name}.tmp"
-            try:
-                faiss.write_index(index, str(tmp))
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-            except BaseException:  # a full disk or killed mid-write: drop the partial file, keep the manifest
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise
-            os.replace(tmp, path)
+            self._write_file(path, lambda tmp: faiss.write_index(index, str(tmp)))
+            lexical = f"bm25-{gen}.bin"
+            lexical_path = self.index_dir / lexical
+            self._write_file(lexical_path, lambda tmp: write_postings(postings, list(postings.vocab), tmp))
             fsync_dir(self.index_dir)
             new = Manifest(
                 **{
@@ -230,12 +228,27 @@ class IndexWriter:
                     "built_at": now_iso(), "articles": n_articles, "passages": n_passages,
                     "generation": gen, "snapshot": name, "snapshot_generation": gen,
                     "snapshot_sha256": sha256_file(path), "snapshot_kind": kind,
+                    "lexical": lexical, "lexical_sha256": sha256_file(lexical_path),
                 }
             )
             new.write(self.index_dir)
             self._prune(new)
             self.manifest = new
             return new
+
+    def _write_file(self, path: Path, write) -> None:
+        """``write(tmp)`` then fsync and rename to ``path``: a reader never maps a half-written file,
+        and one still mapping an older file with the same name keeps its own inode."""
+        tmp = self.index_dir / f".{path.name}.tmp"
+        try:
+            write(tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        except BaseException:  # a full disk or killed mid-write: drop the partial file, keep the manifest
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        os.replace(tmp, path)
 
     def _changed_since(self, generation: int) -> int:
         """Vectors added or removed after ``generation`` (inside the caller's read transaction)."""
@@ -246,14 +259,14 @@ class IndexWriter:
         return int(added) + int(removed)
 
     def _prune(self, manifest: Manifest) -> None:
-        """Remove superseded snapshot files (a running reader keeps its copy in memory)."""
-        for old in self.index_dir.glob("vectors-*.faiss"):
-            if old.name != manifest.snapshot:
-                with contextlib.suppress(FileNotFoundError):
-                    old.unlink()
-        for tmp in self.index_dir.glob(".vectors-*.tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        """Remove superseded snapshot files (a running reader that maps one keeps its inode until it
+        lets go: unlinking never changes what it sees)."""
+        current = {manifest.snapshot, manifest.lexical}
+        for pattern in ("vectors-*.faiss", "bm25-*.bin", ".vectors-*.tmp", ".bm25-*.tmp"):
+            for old in self.index_dir.glob(pattern):
+                if old.name not in current:
+                    with contextlib.suppress(FileNotFoundError):
+                        old.unlink()
 
     def close(self) -> None:
         self.conn.close()
