@@ -87,11 +87,12 @@ def serve(index_dir: Path, settings: Settings) -> None:
     from thaigov_search.store.manifest import Manifest
 
     Manifest.read(Path(index_dir))  # a missing index is a clear error now, not a 503 forever
-    import torch
+    if settings.backend == "torch":  # importing torch costs seconds of start-up; the ONNX backends never need it
+        import torch
 
-    # Each request embeds one short query: one intra-op thread per request serves concurrent
-    # clients better than every request fighting for all cores (see docs/reliability.md).
-    torch.set_num_threads(1)
+        # Each request embeds one short query: one intra-op thread per request serves concurrent
+        # clients better than every request fighting for all cores (see docs/reliability.md).
+        torch.set_num_threads(1)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: the service is reachable from other machines", settings.host)
     print(f"thaigov-search: serving {index_dir} at http://{settings.host}:{settings.port}/ "

@@ -62,9 +62,15 @@ class Embedder:
                 # ONNX Runtime directly (optimum's ONNX route does not import with transformers 5).
                 self.model = load_onnx_model(path, quantized=backend == "onnx-int8", home=Path(home))
             else:  # imported here: sentence-transformers (and torch, transformers) take seconds to import
+                import torch
                 from sentence_transformers import SentenceTransformer
 
+                from thaigov_search.core.cpu import available_cores
+
                 quiet_transformers()
+                # torch sizes its pool by the machine's cores; never more than this process may use
+                # (affinity, cgroup quota), and never more than a caller set (serve: 1)
+                torch.set_num_threads(max(1, min(torch.get_num_threads(), available_cores())))
                 self.model = SentenceTransformer(path, device=device or "cpu")
         except OSError as exc:
             raise ValueError(

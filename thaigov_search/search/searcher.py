@@ -81,7 +81,8 @@ def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
 class Searcher:
     """Answers queries over one index directory; safe to share between threads."""
 
-    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None, verify: bool = True):
+    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None,
+                 verify: bool | str = True):
         self.settings = settings
         self.reader = IndexReader(Path(index_dir), verify=verify)
         model = self.reader.manifest.model

@@ -34,6 +34,7 @@ from thaigov_search.store.schema import (
     IndexCorruptError,
     blobs_to_matrix,
     check_database,
+    check_database_size,
     connect,
     current_generation,
 )
@@ -57,7 +58,10 @@ class DenseHit:
 class IndexReader:
     """In-memory vectors + a SQLite connection per thread, refreshed on demand."""
 
-    def __init__(self, index_dir: Path, verify: bool = True):
+    def __init__(self, index_dir: Path, verify: bool | str = True):
+        """``verify``: True checks every page of the database and the snapshots' sha256 at open;
+        "later" only what costs milliseconds (sizes, headers), leaving :meth:`verify_files` to the
+        caller (the service runs it in the background, so it answers within seconds of starting)."""
         self.index_dir = Path(index_dir)
         self.db_path = self.index_dir / DB_NAME
         self._lock = threading.RLock()
@@ -76,8 +80,10 @@ class IndexReader:
             conn = self.connection()
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"{self.db_path} is damaged ({exc}). Rebuild the index with `thaigov-search index`.") from exc
-        if self._verify:
+        if self._verify is True:
             check_database(conn, self.db_path)
+        elif self._verify:
+            check_database_size(self.db_path)
         self.manifest = manifest
         self.dimension = manifest.dimension
         conn.execute("BEGIN")
@@ -101,7 +107,7 @@ class IndexReader:
         path = self.index_dir / manifest.snapshot
         if not path.exists():
             raise IndexCorruptError(f"{path} is missing. Rebuild the index with `thaigov-search index`.")
-        if self._verify and manifest.snapshot_sha256 and sha256_file(path) != manifest.snapshot_sha256:
+        if self._verify is True and manifest.snapshot_sha256 and sha256_file(path) != manifest.snapshot_sha256:
             raise IndexCorruptError(
                 f"{path} is damaged (checksum mismatch). Rebuild the index with `thaigov-search index`."
             )
@@ -140,6 +146,20 @@ class IndexReader:
     def is_hnsw(self) -> bool:
         return self.index.is_hnsw
 
+    def verify_files(self) -> None:
+        """Every check a full open makes (``quick_check`` of every page, the snapshots' sha256);
+        raises IndexCorruptError naming the file."""
+        conn = connect(self.db_path)
+        try:
+            check_database(conn, self.db_path)
+        finally:
+            conn.close()
+        manifest = self.manifest
+        for name, digest in ((manifest.snapshot, manifest.snapshot_sha256), (manifest.lexical, manifest.lexical_sha256)):
+            if name and digest and (self.index_dir / name).exists() and sha256_file(self.index_dir / name) != digest:
+                raise IndexCorruptError(f"{self.index_dir / name} is damaged (checksum mismatch). "
+                                        "Rebuild the index with `thaigov-search index`.")
+
     def lexical_snapshot_generation(self) -> int | None:
         """The generation of the BM25 snapshot the current manifest names (None: it names none)."""
         manifest = self.manifest
@@ -154,7 +174,7 @@ class IndexReader:
         path = self.index_dir / manifest.lexical
         if not path.exists():
             raise IndexCorruptError(f"{path} is missing. Rebuild the index with `thaigov-search index`.")
-        if self._verify and manifest.lexical_sha256 and sha256_file(path) != manifest.lexical_sha256:
+        if self._verify is True and manifest.lexical_sha256 and sha256_file(path) != manifest.lexical_sha256:
             raise IndexCorruptError(f"{path} is damaged (checksum mismatch). Rebuild the index with `thaigov-search index`.")
         return open_postings(path), manifest.snapshot_generation
 

@@ -14,7 +14,7 @@ import numpy as np
 INSTALL_HINT = 'pip install "thaigov-search[fast]"'
 THREADS_ENV = "THAIGOV_SEARCH_ONNX_THREADS"
 PARALLEL_ENV = "THAIGOV_SEARCH_ONNX_PARALLEL"  # "batches" (default) or "ops": see parallel_mode()
-SPIN_ENV = "THAIGOV_SEARCH_ONNX_SPIN"  # "0": idle ORT threads sleep instead of spinning
+SPIN_ENV = "THAIGOV_SEARCH_ONNX_SPIN"  # "1": idle ORT threads spin (default: they sleep; see session_options)
 
 
 def require_runtime() -> None:
@@ -31,7 +31,10 @@ def require_runtime() -> None:
 
 
 def session_options(threads: int | None = None):
-    """ORT session options: all graph optimisations, one inter-op thread, ``threads`` intra-op threads."""
+    """ORT session options: all graph optimisations, one inter-op thread, ``threads`` intra-op threads.
+
+    Idle intra-op threads sleep instead of spinning unless $THAIGOV_SEARCH_ONNX_SPIN is "1": a
+    spinning thread burns a core a busy neighbour (or another worker of ours) could use."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -39,8 +42,9 @@ def session_options(threads: int | None = None):
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
-    if os.environ.get(SPIN_ENV, "").strip() == "0":
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    spin = os.environ.get(SPIN_ENV, "").strip() == "1"
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
     return opts
 
 
@@ -61,17 +65,17 @@ def parallel_mode() -> str:
 
 
 def default_threads() -> int:
-    """$THAIGOV_SEARCH_ONNX_THREADS, else the cores this process may run on."""
+    """$THAIGOV_SEARCH_ONNX_THREADS, else the cores this process may use (affinity capped by the
+    cgroup CPU quota: :func:`thaigov_search.core.cpu.available_cores`)."""
     raw = os.environ.get(THREADS_ENV, "").strip()
     if raw:
         try:
             return max(1, int(raw))
         except ValueError:
             raise ValueError(f"{THREADS_ENV} must be a whole number, not {raw!r}") from None
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+    from thaigov_search.core.cpu import available_cores
+
+    return available_cores()
 
 
 # ----------------------------------------------------------------------------------- encoder
