@@ -20,7 +20,8 @@ def print_json(data: object) -> None:
 def settings_from(args: argparse.Namespace) -> Settings:
     """Environment settings, overridden by the flags the user gave."""
     overrides = {}
-    for flag in ("model", "backend", "passage_tokens", "max_passages_per_article", "batch_size", "host", "port"):
+    for flag in ("model", "backend", "passage_tokens", "max_passages_per_article", "batch_size", "host", "port",
+                 "workers"):
         value = getattr(args, flag, None)
         if value is not None:
             overrides[flag] = value

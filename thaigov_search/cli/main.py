@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     index_dir(p)
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="worker processes (default 1); they share the index's pages")
 
     for register in extra_commands():
         register(sub)
