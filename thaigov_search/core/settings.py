@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         default=0.2, ge=0.0, le=1.0,
         description="Soft preference in hybrid for releases from a year/month the query names (0 = off).",
     )
+    query_cache_size: int = Field(
+        default=1024, ge=0,
+        description="Query vectors kept per serving process (LRU; 1.5 KB each): a repeated query skips the model. 0 = off.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(

@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,8 @@ class Searcher:
         self.on_embed: Callable[[float], None] | None = None  # seconds per query embedding (the service's /metrics)
         self._stats: LanguageStats | None = None  # dense calibration (search.calibration)
         self._stats_lock = threading.Lock()
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector (LRU)
+        self._query_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -203,11 +206,25 @@ class Searcher:
         return queries.article_languages(conn, list(docs))
 
     def _embed(self, query: str) -> np.ndarray:
-        """The query's vector; the time it took goes to ``on_embed`` (the service's /metrics)."""
+        """The query's vector, from a small LRU cache of recent queries when it is there (a portal's
+        queries repeat: the top few make a large share; embedding is the largest part of a query's
+        time on CPU, docs/performance.md); the time a miss took goes to ``on_embed`` (/metrics)."""
+        cache = self._query_vectors
+        with self._query_lock:
+            vector = cache.get(query)
+            if vector is not None:
+                cache.move_to_end(query)
+                return vector
         started = time.perf_counter()
         vector = self.embedder.embed_queries([query])[0]
+        vector.setflags(write=False)  # shared by the requests that hit the cache
         if self.on_embed is not None:
             self.on_embed(time.perf_counter() - started)
+        if self.settings.query_cache_size:
+            with self._query_lock:
+                cache[query] = vector
+                while len(cache) > self.settings.query_cache_size:
+                    cache.popitem(last=False)
         return vector
 
     def _article_count(self, conn) -> int:
