@@ -23,6 +23,7 @@ from tests.conftest import FIXTURES, OLD_DEFAULTS, SAMPLE
 from thaigov_search.core.article import Article
 from thaigov_search.core.cpu import available_cores, quota_cores
 from thaigov_search.core.filters import Filters
+from thaigov_search.core.settings import Settings
 from thaigov_search.indexing.pipeline import Indexer, run_index
 from thaigov_search.search.lexical.fts5 import Fts5Engine
 from thaigov_search.search.lexical.memory import MemoryEngine
@@ -31,7 +32,7 @@ from thaigov_search.search.searcher import Searcher
 from thaigov_search.store.fts5 import lexical_rows
 from thaigov_search.store.manifest import Manifest
 from thaigov_search.store.postings import build_postings, open_postings
-from thaigov_search.store.queries import article_count
+from thaigov_search.store.queries import article_count, article_passages
 
 DEMO = FIXTURES / "demo-sample.jsonl.gz"
 QUERIES = ["มติคณะรัฐมนตรี", "เกษตรกร น้ำท่วม ช่วยเหลือ", "รัฐบาลดิจิทัล สัมมนา 2561", "digital government seminar",
@@ -182,10 +183,11 @@ def test_the_default_index_run_is_onnx_int8_with_the_lead_passage_only(tmp_path:
         articles, passages, vectors = conn.execute(
             "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages),"
             " (SELECT count(*) FROM passages WHERE vector IS NOT NULL)").fetchone()
-        leads = conn.execute("SELECT text, vector FROM passages WHERE vector IS NOT NULL ORDER BY pid").fetchall()
+        texts = {pid: (position, text) for _, _, _, pid, position, text, has in article_passages(conn) if has}
+        leads = [(texts[pid][1], blob) for pid, blob in conn.execute(
+            "SELECT pid, vector FROM passages WHERE vector IS NOT NULL ORDER BY pid")]
     assert vectors == articles and passages > articles
-    assert all(position == 0 for (position,) in sqlite3.connect(index_dir / "index.sqlite").execute(
-        "SELECT position FROM passages WHERE vector IS NOT NULL"))
+    assert all(position == 0 for position, _ in texts.values())
     int8 = Embedder("default", Path(env.get("THAIGOV_SEARCH_HOME", Path.home() / ".cache" / "thaigov-search")),
                     backend="onnx-int8")
     expected = int8.embed_passages([text for text, _ in leads], batch_size=4)
@@ -259,3 +261,59 @@ def test_two_workers_serve_the_same_answers_as_one_process(sample_index: Path, t
         assert len(seen_workers) >= 2
     finally:
         stop(proc)
+
+
+# ------------------------------------------------------------------------------------------ format 2
+def test_a_format_1_index_is_upgraded_in_place_without_re_embedding(tmp_path: Path) -> None:
+    """tests/fixtures/index-format1: 8 sample releases indexed by main at 496fb22 (format 1, onnx-int8, lead
+    passage). Refused with the command to run; `upgrade` keeps every vector and answers exactly as the
+    same releases indexed afresh in format 2 (same backend, so the same vectors)."""
+    from thaigov_search.cli import main
+    from thaigov_search.embedding.embedder import Embedder
+    from thaigov_search.store.schema import IndexCorruptError
+
+    int8 = Settings(backend="onnx-int8", max_passages_per_article=1, analytics=False)
+    old = tmp_path / "old"
+    shutil.copytree(FIXTURES / "index-format1", old)
+    size_before = (old / "index.sqlite").stat().st_size
+    with sqlite3.connect(old / "index.sqlite") as conn:
+        vectors_before = dict(conn.execute("SELECT pid, vector FROM passages WHERE vector IS NOT NULL"))
+        texts_before = conn.execute("SELECT a.id, p.position, p.text FROM passages p JOIN articles a"
+                                    " ON a.rowid = p.article_rowid ORDER BY a.id, p.position").fetchall()
+    with pytest.raises(IndexCorruptError, match="thaigov-search upgrade --index-dir"):
+        Searcher(old, int8)
+
+    assert main(["upgrade", "--index-dir", str(old)]) == 0
+    assert Manifest.read(old).format_version == 2 and Manifest.read(old).lexical
+    assert (old / "index.sqlite").stat().st_size < size_before
+    with sqlite3.connect(old / "index.sqlite") as conn:
+        assert dict(conn.execute("SELECT pid, vector FROM passages WHERE vector IS NOT NULL")) == vectors_before
+        assert sorted((doc, pos, text) for _, doc, _, _, pos, text, _ in article_passages(conn)) == texts_before
+
+    embedder = Embedder("default", int8.home, backend="onnx-int8")
+    ids = [doc for doc, position, _ in texts_before if position == 0]
+    fresh = tmp_path / "fresh"
+    run_index([SAMPLE], fresh, int8, limit=len(ids), progress=False, embedder=embedder)
+    upgraded, rebuilt = Searcher(old, int8, embedder=embedder), Searcher(fresh, int8, embedder=embedder)
+    assert_like_the_database(upgraded)
+    for doc_id in ids:
+        assert upgraded.get(doc_id) == rebuilt.get(doc_id)
+    for query in QUERIES:
+        for mode in ("lexical", "dense", "hybrid"):
+            a, b = upgraded.search(query, k=5, mode=mode).results, rebuilt.search(query, k=5, mode=mode).results
+            assert [(r.id, r.snippet) for r in a] == [(r.id, r.snippet) for r in b], (query, mode)
+            assert [r.score for r in a] == pytest.approx([r.score for r in b], abs=1e-5), (query, mode)
+
+
+def test_text_is_stored_once(writable_index: Path, settings, embedder) -> None:
+    """Format 2: a passage that is a span of its body stores no text of its own; bodies and the FTS5
+    terms are stored compressed, and reading them back gives the articles as indexed."""
+    with sqlite3.connect(writable_index / "index.sqlite") as conn:
+        spans, own = conn.execute("SELECT sum(text IS NULL), sum(text IS NOT NULL) FROM passages").fetchone()
+        body_type = conn.execute("SELECT DISTINCT typeof(body) FROM articles").fetchall()
+        content = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'lexical_content'").fetchone()[0]
+    assert spans > 0 and own <= spans // 100 and body_type == [("blob",)] and content == 0
+    searcher = Searcher(writable_index, settings, embedder=embedder)
+    article = searcher.get("tg012535")
+    assert article is not None and "eGovernment Forum 2018" in article.body
+    assert any("eGovernment" in r.snippet for r in searcher.search("eGovernment Forum 2018", k=3).results)

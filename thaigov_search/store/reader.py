@@ -27,7 +27,7 @@ import numpy as np
 
 from thaigov_search.core.article import Article
 from thaigov_search.core.files import sha256_file
-from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.manifest import Manifest, ensure_current_format
 from thaigov_search.store.postings import Postings, open_postings
 from thaigov_search.store.schema import (
     DB_NAME,
@@ -37,6 +37,7 @@ from thaigov_search.store.schema import (
     check_database_size,
     connect,
     current_generation,
+    unpack_text,
 )
 from thaigov_search.store.vectors import (
     HNSW_EF_SEARCH,
@@ -72,6 +73,7 @@ class IndexReader:
     # --------------------------------------------------------------------------- loading
     def _load(self) -> None:
         manifest = Manifest.read(self.index_dir)
+        ensure_current_format(manifest, self.index_dir)
         if not self.db_path.exists():
             raise IndexCorruptError(f"{self.db_path} is missing. Rebuild the index with `thaigov-search index`.")
         self._db_identity = db_identity(self.db_path)
@@ -252,7 +254,7 @@ class IndexReader:
     def get_article(self, doc_id: str) -> Article | None:
         row = self.connection().execute(
             "SELECT id, title, body, date, category, url, language FROM articles WHERE id = ?", (doc_id,)).fetchone()
-        return Article(*row) if row else None
+        return Article(row[0], row[1], unpack_text(row[2]), *row[3:]) if row else None
 
 
 def db_identity(path: Path) -> tuple[int, int]:

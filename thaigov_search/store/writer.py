@@ -27,7 +27,7 @@ import numpy as np
 
 from thaigov_search.core.article import Article, Passage
 from thaigov_search.core.files import file_lock, fsync_dir, sha256_file
-from thaigov_search.store.fts5 import lexical_rows
+from thaigov_search.store.fts5 import TERMS_SEPARATOR, delete_lexical_row, lexical_rows
 from thaigov_search.store.manifest import Manifest, ensure_same_model, now_iso
 from thaigov_search.store.postings import build_postings, write_postings
 from thaigov_search.store.schema import (
@@ -36,7 +36,9 @@ from thaigov_search.store.schema import (
     check_database_schema,
     connect,
     current_generation,
+    pack_text,
     passage_count,
+    passage_span,
     vector_to_blob,
 )
 from thaigov_search.store.vectors import build_vector_index
@@ -125,21 +127,27 @@ class IndexWriter:
                     "INSERT INTO articles (id, title, date, category, url, language, body, content_hash, gen, indexed_at)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (article.id, article.title, article.date, article.category, article.url, article.language,
-                     article.body, digest, gen, now_iso()),
+                     pack_text(article.body), digest, gen, now_iso()),
                 )
                 rowid = cur.lastrowid
-                self.conn.execute(
-                    "INSERT INTO lexical (rowid, title, body) VALUES (?,?,?)",
-                    (rowid, " ".join(title_tokens), " ".join(body_tokens)),
-                )
+                title_terms, body_terms = " ".join(title_tokens), " ".join(body_tokens)
+                self.conn.execute("INSERT INTO lexical (rowid, title, body) VALUES (?,?,?)", (rowid, title_terms, body_terms))
+                self.conn.execute("INSERT INTO lexical_terms (rowid, terms) VALUES (?,?)",
+                                  (rowid, pack_text(title_terms + TERMS_SEPARATOR + body_terms)))
                 rows = []
+                cursor = 0
                 for i, passage in enumerate(article_passages):
                     vec = None
                     if article_vectors is not None and i < len(article_vectors):
                         vec = vector_to_blob(article_vectors[i])
-                    rows.append((rowid, passage.position, passage.text, passage.n_tokens, vec, gen))
+                    span = passage_span(article.body, passage.text, cursor)
+                    if span is not None:
+                        cursor = span[0]
+                    text, (start, end) = (None, span) if span is not None else (passage.text, (None, None))
+                    rows.append((rowid, passage.position, text, start, end, passage.n_tokens, vec, gen))
                 self.conn.executemany(
-                    "INSERT INTO passages (article_rowid, position, text, n_tokens, vector, gen) VALUES (?,?,?,?,?,?)", rows
+                    "INSERT INTO passages (article_rowid, position, text, char_start, char_end, n_tokens, vector, gen)"
+                    " VALUES (?,?,?,?,?,?,?,?)", rows
                 )
         return gen
 
@@ -162,7 +170,7 @@ class IndexWriter:
             (gen, rowid),
         )
         self.conn.execute("DELETE FROM passages WHERE article_rowid = ?", (rowid,))
-        self.conn.execute("DELETE FROM lexical WHERE rowid = ?", (rowid,))
+        delete_lexical_row(self.conn, rowid)
         self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
         return True
 
