@@ -157,14 +157,14 @@ def index_problems(
             return summary, problems
         generation = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         generation = int(generation[0]) if generation else 0
-        rows = conn.execute("SELECT rowid, id, title, body, content_hash FROM articles").fetchall()
+        from thaigov_search.store.queries import article_bodies, article_passages
+
+        rows = list(article_bodies(conn))  # bodies are stored compressed (store/schema.py)
         ids = Counter(r[1] for r in rows)
         problems += [f"id {i} stored {n} times" for i, n in ids.items() if n > 1]
         passages: dict[int, list[tuple[int, int, str, bool]]] = {}
-        for pid, rowid, position, text, has_vector in conn.execute(
-            "SELECT pid, article_rowid, position, text, vector IS NOT NULL FROM passages ORDER BY article_rowid, position"
-        ):
-            passages.setdefault(rowid, []).append((pid, position, text, bool(has_vector)))
+        for rowid, _, _, pid, position, text, has_vector in article_passages(conn):  # a passage is a span of its body
+            passages.setdefault(rowid, []).append((pid, position, text, has_vector))
         rowids = {r[0] for r in rows}
         orphans = set(passages) - rowids
         if orphans:
@@ -243,9 +243,7 @@ def index_problems(
 
 
 def faiss_id_set(index) -> set[int]:
-    import faiss
-
-    return {int(i) for i in faiss.vector_to_array(index.id_map)}
+    return index.ids()  # store.vectors.LiveVectors: the snapshot + added - removed
 
 
 def close_reader(reader) -> None:

@@ -134,9 +134,10 @@ def known_from_index(index_dir: Path) -> tuple[dict[str, Known], int, int]:
     try:
         known: dict[str, Known] = {}
         passages: dict[str, list[str]] = {}
-        for doc_id, text in conn.execute(
-            "SELECT a.id, p.text FROM passages p JOIN articles a ON a.rowid = p.article_rowid ORDER BY a.id, p.position"
-        ):
+        from thaigov_search.store.queries import article_passages
+
+        rows = sorted(article_passages(conn), key=lambda r: (r[1], r[4]))  # by id, position; texts are body spans
+        for _, doc_id, _, _, _, text, _ in rows:
             passages.setdefault(doc_id, []).append(normalize_text(text).replace("\n", " "))
         for doc_id, title in conn.execute("SELECT id, title FROM articles"):
             known[doc_id] = Known(title, tuple(passages.get(doc_id, ())))

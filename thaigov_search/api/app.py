@@ -36,15 +36,21 @@ from thaigov_search.search.searcher import Searcher
 logger = logging.getLogger(__name__)
 
 
-def create_app(index_dir: Path, settings: Settings, searcher: Searcher | None = None) -> FastAPI:
-    """The service over one index; with ``searcher=None`` the index loads in a background thread."""
+def create_app(index_dir: Path, settings: Settings, searcher: Searcher | None = None,
+               load_in_background: bool = True) -> FastAPI:
+    """The service over one index; with ``searcher=None`` the index loads in a background thread
+    (``/health`` says "loading" meanwhile), or, with ``load_in_background=False``, before the app
+    accepts its first connection (a worker of several: the others take the traffic meanwhile)."""
     state = ServiceState(index_dir, settings)
     portal = PortalFeatures(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if state.searcher is None:
-            threading.Thread(target=state.load, name="index-loader", daemon=True).start()
+            if load_in_background:
+                threading.Thread(target=state.load, name="index-loader", daemon=True).start()
+            else:
+                await run_in_threadpool(state.load)
         portal.start()
         yield
         portal.stop()
@@ -80,22 +86,57 @@ def create_app(index_dir: Path, settings: Settings, searcher: Searcher | None = 
     return app
 
 
+SERVE_ENV = "THAIGOV_SEARCH_SERVE_APP"  # `serve --workers N`: what each worker process builds (JSON)
+
+
+def configure_process(settings: Settings) -> None:
+    """Per-process setup of a serving process (the only one, or each worker)."""
+    if settings.backend == "torch":  # importing torch costs seconds of start-up; the ONNX backends never need it
+        import torch
+
+        # Each request embeds one short query: one intra-op thread per request serves concurrent
+        # clients better than every request fighting for all cores (see docs/reliability.md).
+        torch.set_num_threads(1)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker of ``serve --workers N`` (uvicorn's factory, run in each worker process)."""
+    import json
+    import os
+
+    spec = json.loads(os.environ[SERVE_ENV])
+    settings = Settings.model_validate(spec["settings"])
+    configure_process(settings)
+    # Loaded before this worker accepts: one socket is shared, and only workers that call accept()
+    # get connections, so no request meets a worker that is still loading.
+    return create_app(Path(spec["index_dir"]), settings, load_in_background=False)
+
+
 def serve(index_dir: Path, settings: Settings) -> None:
-    """Serve the API and page with uvicorn until interrupted (the index loads in the background)."""
+    """Serve the API and page with uvicorn until interrupted (the index loads in the background).
+
+    With ``settings.workers`` > 1, uvicorn runs that many worker processes on one listening socket.
+    Each opens the index itself; the snapshots are memory-mapped, so the workers share their pages
+    in the page cache and each one costs its model and its own small state (docs/performance.md)."""
+    import json
+    import os
+
     import uvicorn
 
     from thaigov_search.store.manifest import Manifest
 
     Manifest.read(Path(index_dir))  # a missing index is a clear error now, not a 503 forever
-    import torch
-
-    # Each request embeds one short query: one intra-op thread per request serves concurrent
-    # clients better than every request fighting for all cores (see docs/reliability.md).
-    torch.set_num_threads(1)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s: the service is reachable from other machines", settings.host)
-    print(f"thaigov-search: serving {index_dir} at http://{settings.host}:{settings.port}/ "
+    workers = f", {settings.workers} worker processes" if settings.workers > 1 else ""
+    print(f"thaigov-search: serving {index_dir} at http://{settings.host}:{settings.port}/{workers} "
           f"(API docs at /docs; Ctrl-C to stop)", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(Path(index_dir), settings), host=settings.host, port=settings.port,
-                log_level="warning", access_log=False, server_header=False,
-                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
+    options = dict(host=settings.host, port=settings.port, log_level="warning", access_log=False, server_header=False,
+                   proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
+    if settings.workers > 1:
+        os.environ[SERVE_ENV] = json.dumps({"index_dir": str(Path(index_dir).absolute()),
+                                            "settings": settings.model_dump(mode="json")})
+        uvicorn.run("thaigov_search.api.app:app_from_environment", factory=True, workers=settings.workers, **options)
+        return
+    configure_process(settings)
+    uvicorn.run(create_app(Path(index_dir), settings), **options)

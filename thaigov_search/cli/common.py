@@ -21,7 +21,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Environment settings, overridden by the flags the user gave."""
     overrides = {}
     for flag in ("model", "backend", "passage_tokens", "max_passages_per_article", "batch_size", "host", "port",
-                 "ray_workers"):
+                 "ray_workers", "workers"):
         value = getattr(args, flag, None)
         if value is not None:
             overrides[flag] = value

@@ -123,6 +123,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from thaigov_search.store.upgrade import upgrade_index
+
+    done = upgrade_index(Path(args.index_dir))
+    print(f"{args.index_dir}: " + ("upgraded to the current index format" if done else "already in the current format"))
+    return 0
+
+
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the index's writer lock (index --no-wait); try again later
 EXIT_NO_SPACE = 74  # EX_IOERR: the disk filled up or `ulimit -f` was reached; committed batches are kept
 
@@ -201,10 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     index_dir(p)
     p.add_argument("--json", action="store_true")
 
+    p = add("upgrade", cmd_upgrade, "Convert an index of an older format in place (no re-embedding).")
+    index_dir(p)
+
     p = add("serve", cmd_serve, "Serve the search API and web page.")
     index_dir(p)
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="worker processes (default 1); they share the index's pages")
 
     for register in extra_commands():
         register(sub)

@@ -23,15 +23,9 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 
+from thaigov_search.core.cpu import available_cores
+
 SPIN = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    sum(range(1000))\n"
-
-
-def available_cores() -> int:
-    """Cores this process may run on (CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 @contextlib.contextmanager

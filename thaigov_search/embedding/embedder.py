@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,14 +29,18 @@ def quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     for name in ("sentence_transformers", "transformers", "huggingface_hub", "optimum", "onnxruntime"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="transformers")
+
+
+def quiet_transformers() -> None:
+    """No "Loading weights" bars on every model load (the torch path; the ONNX path never imports transformers)."""
     try:
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # "Loading weights" bars on every model load
+        transformers_logging.disable_progress_bar()
     except ImportError:
         pass
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module="transformers")
 
 
 class Embedder:
@@ -42,8 +48,6 @@ class Embedder:
 
     def __init__(self, spec: str, home: Path, backend: str = "torch", device: str | None = None):
         quiet_libraries()
-        from sentence_transformers import SentenceTransformer
-
         from thaigov_search.embedding.default_model import resolve_model
 
         if backend not in BACKENDS:
@@ -57,7 +61,16 @@ class Embedder:
 
                 # ONNX Runtime directly (optimum's ONNX route does not import with transformers 5).
                 self.model = load_onnx_model(path, quantized=backend == "onnx-int8", home=Path(home))
-            else:
+            else:  # imported here: sentence-transformers (and torch, transformers) take seconds to import
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                from thaigov_search.core.cpu import available_cores
+
+                quiet_transformers()
+                # torch sizes its pool by the machine's cores; never more than this process may use
+                # (affinity, cgroup quota), and never more than a caller set (serve: 1)
+                torch.set_num_threads(max(1, min(torch.get_num_threads(), available_cores())))
                 self.model = SentenceTransformer(path, device=device or "cpu")
         except OSError as exc:
             raise ValueError(
@@ -70,7 +83,8 @@ class Embedder:
         self.passage_prompt = "passage" if "passage" in prompts else ("document" if "document" in prompts else None)
         self._prompt_text = prompts.get(self.passage_prompt, "") if self.passage_prompt else ""
         self.tokenizer = self.model.tokenizer
-        self._counter = counting_tokenizer(self.tokenizer)
+        self._counter_lock = threading.Lock()
+        self._counter_copy: Any = None
         self.max_seq_length = int(self.model.max_seq_length or 512)
 
     @classmethod
@@ -83,6 +97,16 @@ class Embedder:
         """Small batches are fastest on CPU (little padding, cache-resident); a GPU wants big ones."""
         device = str(getattr(self.model, "device", "cpu"))
         return 128 if device.startswith("cuda") else 4
+
+    @property
+    def _counter(self) -> Any:
+        """The token counter (:func:`counting_tokenizer`), made on first use: copying a 17 MB
+        tokenizer takes over a second, and a service that only answers queries never counts."""
+        if self._counter_copy is None:
+            with self._counter_lock:
+                if self._counter_copy is None:
+                    self._counter_copy = counting_tokenizer(self.tokenizer)
+        return self._counter_copy
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for a passage, special tokens and prompt included (never truncated).

@@ -19,6 +19,12 @@ def counting_tokenizer(tokenizer: Any) -> Any:
     """
     from tokenizers import Tokenizer
 
+    copy = getattr(tokenizer, "copy", None)  # the ONNX path's FolderTokenizer: a fresh read of its file
+    if callable(copy):
+        counter = copy()
+        counter.no_truncation()
+        counter.no_padding()
+        return counter
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         raise ValueError(

@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,8 @@ def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
 class Searcher:
     """Answers queries over one index directory; safe to share between threads."""
 
-    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None, verify: bool = True):
+    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder | None = None,
+                 verify: bool | str = True):
         self.settings = settings
         self.reader = IndexReader(Path(index_dir), verify=verify)
         # The index's own model, unless the user names another (an error if it differs): with the
@@ -117,6 +119,8 @@ class Searcher:
         self._facts = FactsCache()
         self._speller = Speller()
         self._suggestions = SuggestionCache(self._titles)
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector (LRU)
+        self._query_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -276,11 +280,25 @@ class Searcher:
         return queries.article_languages(conn, list(docs))
 
     def _embed(self, query: str) -> np.ndarray:
-        """The query's vector; the time it took goes to ``on_embed`` (the service's /metrics)."""
+        """The query's vector, from a small LRU cache of recent queries when it is there (a portal's
+        queries repeat: the top few make a large share; embedding is the largest part of a query's
+        time on CPU, docs/performance.md); the time a miss took goes to ``on_embed`` (/metrics)."""
+        cache = self._query_vectors
+        with self._query_lock:
+            vector = cache.get(query)
+            if vector is not None:
+                cache.move_to_end(query)
+                return vector
         started = time.perf_counter()
         vector = self.embedder.embed_queries([query])[0]
+        vector.setflags(write=False)  # shared by the requests that hit the cache
         if self.on_embed is not None:
             self.on_embed(time.perf_counter() - started)
+        if self.settings.query_cache_size:
+            with self._query_lock:
+                cache[query] = vector
+                while len(cache) > self.settings.query_cache_size:
+                    cache.popitem(last=False)
         return vector
 
     def _article_count(self, conn) -> int:

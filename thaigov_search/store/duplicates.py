@@ -121,13 +121,6 @@ def unsigned_rowids(conn: sqlite3.Connection) -> list[int]:
         "SELECT rowid FROM articles WHERE rowid NOT IN (SELECT article_rowid FROM minhash) ORDER BY rowid")]
 
 
-def stored_terms(conn: sqlite3.Connection, rowids: Sequence[int]) -> list[tuple[int, str, str]]:
-    """(rowid, title terms, body terms) from the lexical table, as the indexer stored them."""
-    marks = ",".join("?" * len(rowids))
-    return conn.execute(f"SELECT rowid, title, body FROM lexical WHERE rowid IN ({marks}) ORDER BY rowid",
-                        list(rowids)).fetchall()
-
-
 def all_pairs(conn: sqlite3.Connection) -> list[tuple[int, int]]:
     """Every duplicate pair (a, b) of live articles; empty on an index without the tables."""
     if not has_tables(conn):

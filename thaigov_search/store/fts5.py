@@ -10,10 +10,16 @@ stored term string. Query tokens are quoted, so FTS syntax in user input (``AND`
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from thaigov_search.core.filters import Filters
 from thaigov_search.store.queries import filter_clause
+from thaigov_search.store.schema import unpack_text
+
+TERMS_SEPARATOR = "\x1f"  # between the title and body terms of a stored row (terms never contain it)
+
+TITLE_WEIGHT = 2.0  # BM25 column weights of the lexical table (title counts twice), defined once
+BODY_WEIGHT = 1.0
 
 
 def fts_terms(token: str) -> list[str]:
@@ -69,9 +75,34 @@ def bm25_search(conn: sqlite3.Connection, expression: str, limit: int, title_wei
     return [(int(r), float(s)) for r, s in conn.execute(sql, (expression, *where_args, limit)).fetchall()]
 
 
-def lexical_rows(conn: sqlite3.Connection, after_rowid: int = 0) -> Iterable[tuple[int, str, str]]:
+def lexical_rows(conn: sqlite3.Connection, after_rowid: int = 0) -> Iterator[tuple[int, str, str]]:
     """(rowid, title terms, body terms) of the stored lexical rows above ``after_rowid``, ascending."""
-    return conn.execute("SELECT rowid, title, body FROM lexical WHERE rowid > ? ORDER BY rowid", (after_rowid,))
+    for rowid, blob in conn.execute("SELECT rowid, terms FROM lexical_terms WHERE rowid > ? ORDER BY rowid", (after_rowid,)):
+        title, body = unpack_text(blob).split(TERMS_SEPARATOR, 1)
+        yield rowid, title, body
+
+
+def stored_terms(conn: sqlite3.Connection, rowids: Sequence[int]) -> list[tuple[int, str, str]]:
+    """(rowid, title terms, body terms) of the given articles, as the indexer stored them (the FTS5
+    table is contentless: the terms live compressed in ``lexical_terms``)."""
+    marks = ",".join("?" * len(rowids))
+    out = []
+    for rowid, blob in conn.execute(f"SELECT rowid, terms FROM lexical_terms WHERE rowid IN ({marks}) ORDER BY rowid",
+                                    list(rowids)):
+        title, body = unpack_text(blob).split(TERMS_SEPARATOR, 1)
+        out.append((rowid, title, body))
+    return out
+
+
+def delete_lexical_row(conn: sqlite3.Connection, rowid: int) -> None:
+    """Remove an article's row. The FTS5 table is contentless (it does not keep a second copy of the
+    terms, 96 MB at 10,000 releases), so FTS5 is told exactly which terms to unindex: the stored ones."""
+    row = conn.execute("SELECT terms FROM lexical_terms WHERE rowid = ?", (rowid,)).fetchone()
+    if row is None:
+        return
+    title, body = unpack_text(row[0]).split(TERMS_SEPARATOR, 1)
+    conn.execute("INSERT INTO lexical (lexical, rowid, title, body) VALUES ('delete', ?, ?, ?)", (rowid, title, body))
+    conn.execute("DELETE FROM lexical_terms WHERE rowid = ?", (rowid,))
 
 
 def vocabulary(conn: sqlite3.Connection, min_docs: int = 1) -> dict[str, int]:

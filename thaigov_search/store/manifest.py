@@ -37,6 +37,10 @@ class Manifest:
     snapshot_generation: int
     snapshot_sha256: str | None
     snapshot_kind: str  # "flat" or "hnsw"
+    # BM25 postings as of snapshot_generation (store/postings.py); None in indexes written before
+    # they existed: readers then count the terms from the database, and the next snapshot writes them.
+    lexical: str | None = None
+    lexical_sha256: str | None = None
 
     @staticmethod
     def exists(index_dir: Path) -> bool:
@@ -66,13 +70,23 @@ def now_iso() -> str:
 
 def ensure_same_model(manifest: Manifest, model: str, dimension: int | None, index_dir: Path) -> None:
     """Vectors from two models are not comparable: refuse to mix them."""
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexCorruptError(
-            f"{index_dir} uses index format {manifest.format_version}, this program reads {FORMAT_VERSION}. Rebuild the index."
-        )
+    ensure_current_format(manifest, index_dir)
     built_with = recorded_model(manifest.model)
     if not same_model(model, manifest.model) or (dimension is not None and manifest.dimension != dimension):
         raise ModelMismatchError(
             f"{index_dir} was built with model '{built_with}' (dimension {manifest.dimension}), "
             f"not '{canonical_model(model)}'. Use --model {built_with}, or index into a new --index-dir."
+        )
+
+
+def ensure_current_format(manifest: Manifest, index_dir: Path) -> None:
+    """Refuse an index of another format, saying how to get a readable one."""
+    if manifest.format_version == 1 and FORMAT_VERSION == 2:
+        raise IndexCorruptError(
+            f"{index_dir} uses index format 1, this program reads 2 (text stored once, compressed). Convert it in "
+            f"place without re-embedding: `thaigov-search upgrade --index-dir {index_dir}`."
+        )
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"{index_dir} uses index format {manifest.format_version}, this program reads {FORMAT_VERSION}. Rebuild the index."
         )

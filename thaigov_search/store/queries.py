@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from thaigov_search.core.filters import Filters
-from thaigov_search.store.schema import blobs_to_matrix
+from thaigov_search.store.schema import blobs_to_matrix, passage_text, unpack_text
 
 
 def filter_clause(filters: Filters) -> tuple[str, tuple]:
@@ -97,12 +97,33 @@ def result_rows(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, tu
 def passages_of(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
     """Article rowid -> its passages as (pid, text), in article order."""
     marks = ",".join("?" * len(rowids))
+    bodies = {rowid: unpack_text(blob) for rowid, blob in conn.execute(
+        f"SELECT rowid, body FROM articles WHERE rowid IN ({marks})", list(rowids))}
     passages: dict[int, list[tuple[int, str]]] = {}
-    for rowid, pid, text in conn.execute(
-            f"SELECT article_rowid, pid, text FROM passages WHERE article_rowid IN ({marks}) "
+    for rowid, pid, text, start, end in conn.execute(
+            f"SELECT article_rowid, pid, text, char_start, char_end FROM passages WHERE article_rowid IN ({marks}) "
             "ORDER BY article_rowid, position", list(rowids)):
-        passages.setdefault(rowid, []).append((pid, text))
+        passages.setdefault(rowid, []).append((pid, passage_text(text, start, end, bodies.get(rowid, ""))))
     return passages
+
+
+def article_passages(conn: sqlite3.Connection) -> Iterator[tuple[int, str, str, int, int, str, bool]]:
+    """Every article with its passages, for checks and tools: (rowid, id, title, pid, position, text,
+    has vector), by article then position (an article without passages is left out)."""
+    body_of: tuple[int, str] = (0, "")
+    for rowid, doc_id, title, blob, pid, position, text, start, end, has_vector in conn.execute(
+            "SELECT a.rowid, a.id, a.title, a.body, p.pid, p.position, p.text, p.char_start, p.char_end,"
+            " p.vector IS NOT NULL FROM passages p JOIN articles a ON a.rowid = p.article_rowid"
+            " ORDER BY a.rowid, p.position"):
+        if body_of[0] != rowid:
+            body_of = (rowid, unpack_text(blob))
+        yield rowid, doc_id, title, pid, position, passage_text(text, start, end, body_of[1]), bool(has_vector)
+
+
+def article_bodies(conn: sqlite3.Connection) -> Iterator[tuple[int, str, str, str, str]]:
+    """Every article as (rowid, id, title, body, content hash), for checks and tools."""
+    for rowid, doc_id, title, blob, digest in conn.execute("SELECT rowid, id, title, body, content_hash FROM articles"):
+        yield rowid, doc_id, title, unpack_text(blob), digest
 
 
 def article_rowid_and_title(conn: sqlite3.Connection, doc_id: str) -> tuple[int, str] | None:

@@ -1,6 +1,9 @@
 """Read access to an index directory that stays current while writers add and delete.
 
-The reader holds the FAISS vectors in memory. Before each query it compares its generation
+The reader maps the FAISS snapshot (shared page-cache pages, never modified) and keeps the vectors
+added since in memory (:class:`~thaigov_search.store.vectors.LiveVectors`); it hands the BM25
+postings snapshot of the same generation to the lexical engine (:meth:`IndexReader.lexical_snapshot`).
+Before each query it compares its generation
 with the database's; when writers have committed since, it replays exactly the passages added
 and removed in between (or reloads everything if the index was rebuilt from scratch), under a
 lock, so a query always sees whole articles: an article's passages, vectors and lexical row
@@ -24,16 +27,25 @@ import numpy as np
 
 from thaigov_search.core.article import Article
 from thaigov_search.core.files import sha256_file
-from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.manifest import Manifest, ensure_current_format
+from thaigov_search.store.postings import Postings, open_postings
 from thaigov_search.store.schema import (
     DB_NAME,
     IndexCorruptError,
     blobs_to_matrix,
     check_database,
+    check_database_size,
     connect,
     current_generation,
+    unpack_text,
 )
-from thaigov_search.store.vectors import HNSW_EF_SEARCH, build_vector_index, new_vector_index
+from thaigov_search.store.vectors import (
+    HNSW_EF_SEARCH,
+    LiveVectors,
+    build_vector_index,
+    new_vector_index,
+    read_snapshot,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +59,10 @@ class DenseHit:
 class IndexReader:
     """In-memory vectors + a SQLite connection per thread, refreshed on demand."""
 
-    def __init__(self, index_dir: Path, verify: bool = True):
+    def __init__(self, index_dir: Path, verify: bool | str = True):
+        """``verify``: True checks every page of the database and the snapshots' sha256 at open;
+        "later" only what costs milliseconds (sizes, headers), leaving :meth:`verify_files` to the
+        caller (the service runs it in the background, so it answers within seconds of starting)."""
         self.index_dir = Path(index_dir)
         self.db_path = self.index_dir / DB_NAME
         self._lock = threading.RLock()
@@ -58,6 +73,7 @@ class IndexReader:
     # --------------------------------------------------------------------------- loading
     def _load(self) -> None:
         manifest = Manifest.read(self.index_dir)
+        ensure_current_format(manifest, self.index_dir)
         if not self.db_path.exists():
             raise IndexCorruptError(f"{self.db_path} is missing. Rebuild the index with `thaigov-search index`.")
         self._db_identity = db_identity(self.db_path)
@@ -66,16 +82,17 @@ class IndexReader:
             conn = self.connection()
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"{self.db_path} is damaged ({exc}). Rebuild the index with `thaigov-search index`.") from exc
-        if self._verify:
+        if self._verify is True:
             check_database(conn, self.db_path)
+        elif self._verify:
+            check_database_size(self.db_path)
         self.manifest = manifest
         self.dimension = manifest.dimension
-        self.deleted: set[int] = set()
         conn.execute("BEGIN")
         try:
             db_gen = current_generation(conn)
             index, base_gen = self._load_snapshot(manifest, conn, db_gen)
-            self.index = index
+            self.index = LiveVectors(index, self.dimension)
             self.generation = base_gen
             self._apply_delta(conn, base_gen)
             self.generation = db_gen
@@ -92,12 +109,12 @@ class IndexReader:
         path = self.index_dir / manifest.snapshot
         if not path.exists():
             raise IndexCorruptError(f"{path} is missing. Rebuild the index with `thaigov-search index`.")
-        if self._verify and manifest.snapshot_sha256 and sha256_file(path) != manifest.snapshot_sha256:
+        if self._verify is True and manifest.snapshot_sha256 and sha256_file(path) != manifest.snapshot_sha256:
             raise IndexCorruptError(
                 f"{path} is damaged (checksum mismatch). Rebuild the index with `thaigov-search index`."
             )
         try:
-            index = faiss.read_index(str(path))
+            index = read_snapshot(str(path))
         except RuntimeError as exc:
             raise IndexCorruptError(f"{path} cannot be read ({exc}). Rebuild the index.") from exc
         if index.d != manifest.dimension:
@@ -110,16 +127,13 @@ class IndexReader:
             [r[0] for r in conn.execute("SELECT pid FROM tombstones WHERE gen > ?", (since,))], dtype=np.int64
         )
         if removed.size:
-            if self.is_hnsw:
-                self.deleted.update(int(p) for p in removed)
-            else:
-                self.index.remove_ids(removed)
+            self.index.remove(removed)
         rows = conn.execute(
             "SELECT pid, vector FROM passages WHERE gen > ? AND vector IS NOT NULL ORDER BY pid", (since,)
         ).fetchall()
         if rows:
             ids = np.array([r[0] for r in rows], dtype=np.int64)
-            self.index.add_with_ids(blobs_to_matrix([r[1] for r in rows], self.dimension), ids)
+            self.index.add(blobs_to_matrix([r[1] for r in rows], self.dimension), ids)
 
     @property
     def identity(self) -> tuple[int, int]:
@@ -132,7 +146,39 @@ class IndexReader:
 
     @property
     def is_hnsw(self) -> bool:
-        return isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSW)
+        return self.index.is_hnsw
+
+    def verify_files(self) -> None:
+        """Every check a full open makes (``quick_check`` of every page, the snapshots' sha256);
+        raises IndexCorruptError naming the file."""
+        conn = connect(self.db_path)
+        try:
+            check_database(conn, self.db_path)
+        finally:
+            conn.close()
+        manifest = self.manifest
+        for name, digest in ((manifest.snapshot, manifest.snapshot_sha256), (manifest.lexical, manifest.lexical_sha256)):
+            if name and digest and (self.index_dir / name).exists() and sha256_file(self.index_dir / name) != digest:
+                raise IndexCorruptError(f"{self.index_dir / name} is damaged (checksum mismatch). "
+                                        "Rebuild the index with `thaigov-search index`.")
+
+    def lexical_snapshot_generation(self) -> int | None:
+        """The generation of the BM25 snapshot the current manifest names (None: it names none)."""
+        manifest = self.manifest
+        return manifest.snapshot_generation if manifest.lexical else None
+
+    def lexical_snapshot(self) -> tuple[Postings, int] | None:
+        """The BM25 postings the manifest names, mapped, with their generation; None for an index
+        written before they existed (the engine then counts the terms from the database)."""
+        manifest = self.manifest
+        if not manifest.lexical:
+            return None
+        path = self.index_dir / manifest.lexical
+        if not path.exists():
+            raise IndexCorruptError(f"{path} is missing. Rebuild the index with `thaigov-search index`.")
+        if self._verify is True and manifest.lexical_sha256 and sha256_file(path) != manifest.lexical_sha256:
+            raise IndexCorruptError(f"{path} is damaged (checksum mismatch). Rebuild the index with `thaigov-search index`.")
+        return open_postings(path), manifest.snapshot_generation
 
     def refresh(self) -> bool:
         """Catch up with committed writes; returns True when something changed."""
@@ -184,27 +230,19 @@ class IndexReader:
 
     def dense_search(self, vector: np.ndarray, k: int, allowed_pids: Sequence[int] | None = None) -> list[DenseHit]:
         """Top passages by inner product, optionally restricted to some passage ids."""
+        if allowed_pids is not None and len(allowed_pids) == 0:
+            return []
+        allowed = np.asarray(allowed_pids, dtype=np.int64) if allowed_pids is not None else None
+        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
         with self._lock:
             if self.index.ntotal == 0:
                 return []
-            fetch = min(self.index.ntotal, k + len(self.deleted))
-            params = None
-            if allowed_pids is not None:
-                if len(allowed_pids) == 0:
-                    return []
-                selector = faiss.IDSelectorBatch(np.asarray(allowed_pids, dtype=np.int64))
-                params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, fetch)) if self.is_hnsw \
-                    else faiss.SearchParameters(sel=selector)
-            elif self.is_hnsw:
-                params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, fetch))
-            query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
             # One query per call: one exact search over 91,686 vectors took 6.9 ms on one OpenMP
             # thread and 13.7 ms on two, which also spin on the other core (docs/performance.md).
             # OpenMP keeps this setting per thread, so it is made here, in the thread that searches.
             faiss.omp_set_num_threads(1)
-            scores, ids = self.index.search(query, fetch, params=params) if params else self.index.search(query, fetch)
-        hits = [DenseHit(int(p), float(s)) for p, s in zip(ids[0], scores[0], strict=True) if p >= 0 and p not in self.deleted]
-        return hits[:k]
+            found = self.index.search(query, k, allowed, HNSW_EF_SEARCH)
+        return [DenseHit(p, s) for p, s in found]
 
     def vectors_of(self, pids: Sequence[int]) -> np.ndarray:
         """Stored vectors of passages (for related-article search and reranking)."""
@@ -216,7 +254,7 @@ class IndexReader:
     def get_article(self, doc_id: str) -> Article | None:
         row = self.connection().execute(
             "SELECT id, title, body, date, category, url, language FROM articles WHERE id = ?", (doc_id,)).fetchone()
-        return Article(*row) if row else None
+        return Article(row[0], row[1], unpack_text(row[2]), *row[3:]) if row else None
 
 
 def db_identity(path: Path) -> tuple[int, int]:

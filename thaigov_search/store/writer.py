@@ -29,14 +29,18 @@ from thaigov_search.core.article import Article, Passage
 from thaigov_search.core.files import file_lock, fsync_dir, sha256_file
 from thaigov_search.core.models import canonical_model
 from thaigov_search.store import duplicates
+from thaigov_search.store.fts5 import TERMS_SEPARATOR, delete_lexical_row, lexical_rows, stored_terms
 from thaigov_search.store.manifest import Manifest, ensure_same_model, now_iso
+from thaigov_search.store.postings import build_postings, write_postings
 from thaigov_search.store.schema import (
     DB_NAME,
     FORMAT_VERSION,
     check_database_schema,
     connect,
     current_generation,
+    pack_text,
     passage_count,
+    passage_span,
     vector_to_blob,
 )
 from thaigov_search.store.vectors import build_vector_index
@@ -131,21 +135,27 @@ class IndexWriter:
                     "INSERT INTO articles (id, title, date, category, url, language, body, content_hash, gen, indexed_at)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (article.id, article.title, article.date, article.category, article.url, article.language,
-                     article.body, digest, gen, now_iso()),
+                     pack_text(article.body), digest, gen, now_iso()),
                 )
                 rowid = cur.lastrowid
-                self.conn.execute(
-                    "INSERT INTO lexical (rowid, title, body) VALUES (?,?,?)",
-                    (rowid, " ".join(title_tokens), " ".join(body_tokens)),
-                )
+                title_terms, body_terms = " ".join(title_tokens), " ".join(body_tokens)
+                self.conn.execute("INSERT INTO lexical (rowid, title, body) VALUES (?,?,?)", (rowid, title_terms, body_terms))
+                self.conn.execute("INSERT INTO lexical_terms (rowid, terms) VALUES (?,?)",
+                                  (rowid, pack_text(title_terms + TERMS_SEPARATOR + body_terms)))
                 rows = []
+                cursor = 0
                 for i, passage in enumerate(article_passages):
                     vec = None
                     if article_vectors is not None and i < len(article_vectors):
                         vec = vector_to_blob(article_vectors[i])
-                    rows.append((rowid, passage.position, passage.text, passage.n_tokens, vec, gen))
+                    span = passage_span(article.body, passage.text, cursor)
+                    if span is not None:
+                        cursor = span[0]
+                    text, (start, end) = (None, span) if span is not None else (passage.text, (None, None))
+                    rows.append((rowid, passage.position, text, start, end, passage.n_tokens, vec, gen))
                 self.conn.executemany(
-                    "INSERT INTO passages (article_rowid, position, text, n_tokens, vector, gen) VALUES (?,?,?,?,?,?)", rows
+                    "INSERT INTO passages (article_rowid, position, text, char_start, char_end, n_tokens, vector, gen)"
+                    " VALUES (?,?,?,?,?,?,?,?)", rows
                 )
                 if signature is not None:
                     duplicates.store_signature(self.conn, rowid, signature, self.duplicate_threshold)
@@ -156,7 +166,7 @@ class IndexWriter:
         signature (indexed before issue #14): what :meth:`add_signatures` should be given."""
         rowids = duplicates.unsigned_rowids(self.conn)
         for start in range(0, len(rowids), batch):
-            yield duplicates.stored_terms(self.conn, rowids[start:start + batch])
+            yield stored_terms(self.conn, rowids[start:start + batch])
 
     def add_signatures(self, signatures: Sequence[tuple[int, np.ndarray]]) -> int:
         """Store signatures of already indexed articles (one transaction); returns the pairs found."""
@@ -186,7 +196,7 @@ class IndexWriter:
             (gen, rowid),
         )
         self.conn.execute("DELETE FROM passages WHERE article_rowid = ?", (rowid,))
-        self.conn.execute("DELETE FROM lexical WHERE rowid = ?", (rowid,))
+        delete_lexical_row(self.conn, rowid)
         self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
         return True
 
@@ -229,26 +239,22 @@ class IndexWriter:
                 ).fetchone()
                 n_passages = passage_count(self.conn)
                 kind = "hnsw" if n_vectors > self.exact_max else "flat"
-                if gen == manifest.snapshot_generation and manifest.snapshot and kind == manifest.snapshot_kind:
+                current = manifest.snapshot and manifest.lexical and kind == manifest.snapshot_kind
+                if gen == manifest.snapshot_generation and current:
                     return manifest
-                if not force and manifest.snapshot and kind == manifest.snapshot_kind and \
+                if not force and current and \
                         self._changed_since(manifest.snapshot_generation) < max(SNAPSHOT_DELTA_MIN, SNAPSHOT_DELTA_SHARE * n_vectors):
                     return manifest
                 index = build_vector_index(self.conn, manifest.dimension, kind)
+                postings = build_postings(lexical_rows(self.conn), sort_terms=True)  # the same generation
             finally:
                 self.conn.execute("COMMIT")
             name = f"vectors-{gen}.faiss"
             path = self.index_dir / name
-            tmp = self.index_dir / f".{name}.tmp"
-            try:
-                faiss.write_index(index, str(tmp))
-                with open(tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-            except BaseException:  # a full disk or killed mid-write: drop the partial file, keep the manifest
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise
-            os.replace(tmp, path)
+            self._write_file(path, lambda tmp: faiss.write_index(index, str(tmp)))
+            lexical = f"bm25-{gen}.bin"
+            lexical_path = self.index_dir / lexical
+            self._write_file(lexical_path, lambda tmp: write_postings(postings, list(postings.vocab), tmp))
             fsync_dir(self.index_dir)
             new = Manifest(
                 **{
@@ -256,12 +262,27 @@ class IndexWriter:
                     "built_at": now_iso(), "articles": n_articles, "passages": n_passages,
                     "generation": gen, "snapshot": name, "snapshot_generation": gen,
                     "snapshot_sha256": sha256_file(path), "snapshot_kind": kind,
+                    "lexical": lexical, "lexical_sha256": sha256_file(lexical_path),
                 }
             )
             new.write(self.index_dir)
             self._prune(new)
             self.manifest = new
             return new
+
+    def _write_file(self, path: Path, write) -> None:
+        """``write(tmp)`` then fsync and rename to ``path``: a reader never maps a half-written file,
+        and one still mapping an older file with the same name keeps its own inode."""
+        tmp = self.index_dir / f".{path.name}.tmp"
+        try:
+            write(tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        except BaseException:  # a full disk or killed mid-write: drop the partial file, keep the manifest
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        os.replace(tmp, path)
 
     def _changed_since(self, generation: int) -> int:
         """Vectors added or removed after ``generation`` (inside the caller's read transaction)."""
@@ -272,14 +293,14 @@ class IndexWriter:
         return int(added) + int(removed)
 
     def _prune(self, manifest: Manifest) -> None:
-        """Remove superseded snapshot files (a running reader keeps its copy in memory)."""
-        for old in self.index_dir.glob("vectors-*.faiss"):
-            if old.name != manifest.snapshot:
-                with contextlib.suppress(FileNotFoundError):
-                    old.unlink()
-        for tmp in self.index_dir.glob(".vectors-*.tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        """Remove superseded snapshot files (a running reader that maps one keeps its inode until it
+        lets go: unlinking never changes what it sees)."""
+        current = {manifest.snapshot, manifest.lexical}
+        for pattern in ("vectors-*.faiss", "bm25-*.bin", ".vectors-*.tmp", ".bm25-*.tmp"):
+            for old in self.index_dir.glob(pattern):
+                if old.name not in current:
+                    with contextlib.suppress(FileNotFoundError):
+                        old.unlink()
 
     def close(self) -> None:
         self.conn.close()

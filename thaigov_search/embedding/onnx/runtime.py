@@ -14,16 +14,14 @@ import numpy as np
 INSTALL_HINT = 'pip install "thaigov-search[fast]"'
 THREADS_ENV = "THAIGOV_SEARCH_ONNX_THREADS"
 PARALLEL_ENV = "THAIGOV_SEARCH_ONNX_PARALLEL"  # "batches" (default) or "ops": see parallel_mode()
-SPIN_ENV = "THAIGOV_SEARCH_ONNX_SPIN"  # "0": idle ORT threads sleep instead of spinning
+SPIN_ENV = "THAIGOV_SEARCH_ONNX_SPIN"  # "1": idle ORT threads spin (default: they sleep; see session_options)
 
 
 def require_runtime() -> None:
-    missing = []
-    for name in ("onnxruntime", "onnx"):
-        try:
-            __import__(name)
-        except ImportError:
-            missing.append(name)
+    import importlib.util
+
+    # find_spec, not import: `onnx` takes over a second to import and only the export needs it
+    missing = [name for name in ("onnxruntime", "onnx") if importlib.util.find_spec(name) is None]
     if missing:
         raise ImportError(
             f"The ONNX backends need {' and '.join(missing)}, which are not installed: {INSTALL_HINT} "
@@ -33,7 +31,10 @@ def require_runtime() -> None:
 
 
 def session_options(threads: int | None = None):
-    """ORT session options: all graph optimisations, one inter-op thread, ``threads`` intra-op threads."""
+    """ORT session options: all graph optimisations, one inter-op thread, ``threads`` intra-op threads.
+
+    Idle intra-op threads sleep instead of spinning unless $THAIGOV_SEARCH_ONNX_SPIN is "1": a
+    spinning thread burns a core a busy neighbour (or another worker of ours) could use."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -41,8 +42,9 @@ def session_options(threads: int | None = None):
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
-    if os.environ.get(SPIN_ENV, "").strip() == "0":
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    spin = os.environ.get(SPIN_ENV, "").strip() == "1"
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
     return opts
 
 
@@ -63,20 +65,62 @@ def parallel_mode() -> str:
 
 
 def default_threads() -> int:
-    """$THAIGOV_SEARCH_ONNX_THREADS, else the cores this process may run on."""
+    """$THAIGOV_SEARCH_ONNX_THREADS, else the cores this process may use (affinity capped by the
+    cgroup CPU quota: :func:`thaigov_search.core.cpu.available_cores`)."""
     raw = os.environ.get(THREADS_ENV, "").strip()
     if raw:
         try:
             return max(1, int(raw))
         except ValueError:
             raise ValueError(f"{THREADS_ENV} must be a whole number, not {raw!r}") from None
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+    from thaigov_search.core.cpu import available_cores
+
+    return available_cores()
 
 
 # ----------------------------------------------------------------------------------- encoder
+
+
+class FolderTokenizer:
+    """The part of a Hugging Face fast tokenizer the ONNX path uses, read from ``tokenizer.json``.
+
+    ``backend_tokenizer`` is the encoder's own object (truncation fixed); :meth:`copy` gives another
+    (the token counter, made only when something is chunked: a service that only answers queries
+    never pays for it)."""
+
+    def __init__(self, folder: Path):
+        from tokenizers import Tokenizer
+
+        path = Path(folder) / "tokenizer.json"
+        if not path.is_file():
+            raise ValueError(f"{folder} has no tokenizer.json: the ONNX backends need a fast tokenizer; use --backend torch.")
+        self._path = path
+        self.backend_tokenizer = Tokenizer.from_file(str(path))
+        self.pad_token_id = self._pad_id(Path(folder))
+
+    def copy(self):
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(str(self._path))
+
+    def __call__(self, text: str) -> dict[str, list[int]]:
+        """``tokenizer(text)`` as Hugging Face answers it (special tokens, no truncation); not on a hot path."""
+        copy = self.copy()
+        copy.no_truncation()
+        encoding = copy.encode(text, add_special_tokens=True)
+        return {"input_ids": encoding.ids, "attention_mask": encoding.attention_mask}
+
+    def _pad_id(self, folder: Path) -> int | None:
+        for name in ("tokenizer_config.json", "special_tokens_map.json"):
+            try:
+                pad = json.loads((folder / name).read_text(encoding="utf-8")).get("pad_token")
+            except (OSError, ValueError):
+                continue
+            if isinstance(pad, dict):
+                pad = pad.get("content")
+            if isinstance(pad, str):
+                return self.backend_tokenizer.token_to_id(pad)
+        return None
 
 
 class OnnxSentenceEncoder:
@@ -87,9 +131,6 @@ class OnnxSentenceEncoder:
 
     def __init__(self, folder: Path, onnx_file: Path, threads: int | None = None):
         import onnxruntime as ort
-        from transformers import AutoTokenizer
-
-        from thaigov_search.embedding.tokens import counting_tokenizer
 
         self.folder = Path(folder)
         self.onnx_file = Path(onnx_file)
@@ -100,7 +141,10 @@ class OnnxSentenceEncoder:
         self.dimension = spec["dimension"]
         self.prompts: dict[str, str] = spec["prompts"]
         self.default_prompt_name: str | None = spec["default_prompt_name"]
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+        # The folder's tokenizer.json read by `tokenizers` itself (what AutoTokenizer wraps: the same
+        # Rust object, byte for byte): importing transformers and sentence-transformers for it took
+        # 5-12 s of a service start on our 2-core machine, the file itself 1.1-1.5 s (docs/performance.md).
+        self.tokenizer = FolderTokenizer(self.folder)
         self.max_seq_length = spec["max_seq_length"]
         self.threads = threads or default_threads()
         # "batches": a single-threaded session run by `threads` workers at once; "ops": one batch at a
@@ -114,9 +158,10 @@ class OnnxSentenceEncoder:
         self._inputs = {i.name for i in self.session.get_inputs()}
         self._pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         # A fast tokenizer is one Rust object whose truncation state is set per call, so threads that
-        # call it with different settings break each other (issue #15). The encoder has its own copy,
-        # truncation fixed once at max_seq_length: every call only reads it, from any thread.
-        self._encode_tokenizer = counting_tokenizer(self.tokenizer)
+        # call it with different settings break each other (issue #15). The encoder has its own
+        # object, truncation fixed once at max_seq_length: every call only reads it, from any thread.
+        self._encode_tokenizer = self.tokenizer.backend_tokenizer
+        self._encode_tokenizer.no_padding()
         self._encode_tokenizer.enable_truncation(self.max_seq_length)
 
     def get_sentence_embedding_dimension(self) -> int:

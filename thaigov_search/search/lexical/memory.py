@@ -2,9 +2,14 @@
 
 FTS5 computes ``bm25()`` for every row that matches any query term, so a query holding a common
 word (``การ``, ``ไทย``, ``ประเทศ``) costs time in proportion to the matching rows: about 6 ms at
-6,000 articles and over 80 ms at the full 90,000 (docs/performance.md). This module loads the
-terms the indexer stored in the ``lexical`` table once, into a term-major sparse matrix, and scores
-a query by touching only its terms' columns with numpy.
+6,000 articles and over 80 ms at the full 90,000 (docs/performance.md). This module scores a query
+from term-major postings (:class:`~thaigov_search.store.postings.Postings`) by touching only its
+terms' columns with numpy.
+
+The base postings are the snapshot the indexer wrote beside the vector snapshot, memory-mapped
+(:meth:`IndexReader.lexical_snapshot`): opening them costs milliseconds where counting the terms of
+the full corpus from the database took 17.5-34 s, and every worker process serving the index shares
+their pages. An index written before those files existed is counted from the database once, as before.
 
 The scores are FTS5's: ``bm25(lexical, 2.0, 1.0)`` sums, per query term, ``idf * f * (k1 + 1) /
 (f + k1 * (1 - b + b * D / avgD))`` where ``f`` is the column-weighted term frequency (title
@@ -12,10 +17,11 @@ counts twice), ``D`` the row's total token count and ``idf = log((N - n + 0.5) /
 (at least 1e-6). Only the documents' order of equal scores may differ.
 
 Freshness: articles are only ever added with larger rowids (AUTOINCREMENT; a replaced article is
-deleted and inserted again), so what a writer commits after the load is exactly the rows above
-the loaded maximum rowid. Those go into a small second part, rebuilt on refresh; once it grows
-past a share of the base, the whole index is rebuilt in a background thread and swapped in.
-Deleted articles are dropped at result time by the caller's existence check.
+deleted and inserted again), so what a writer commits after the snapshot is exactly the rows above
+its maximum rowid. Those go into a small second part, rebuilt on refresh. When the indexer writes a
+newer snapshot, the next sync maps it instead; when the added part grows past a share of the base
+without one, the whole index is counted again in a background thread and swapped in. Deleted
+articles are dropped at result time by the caller's existence check.
 """
 
 from __future__ import annotations
@@ -23,20 +29,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from array import array
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from functools import cached_property
-from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from thaigov_search.core.filters import Filters
-from thaigov_search.search.lexical.terms import BODY_WEIGHT, TITLE_WEIGHT, QueryTerms
-from thaigov_search.store.fts5 import fts_tokens, lexical_rows
+from thaigov_search.search.lexical.terms import QueryTerms
+from thaigov_search.store.fts5 import lexical_rows
+from thaigov_search.store.postings import Postings, build_postings
 from thaigov_search.store.queries import (
     article_rowids_matching,
     live_rowids,
@@ -44,6 +45,7 @@ from thaigov_search.store.queries import (
     read_transaction,
 )
 from thaigov_search.store.reader import IndexReader
+from thaigov_search.store.schema import current_generation
 
 if TYPE_CHECKING:
     import sqlite3
@@ -55,82 +57,23 @@ B = 0.75
 REBUILD_SHARE = 0.05  # rebuild the base when the added part exceeds this share of it ...
 REBUILD_MIN_DOCS = 2000  # ... and at least this many articles
 
-
-@dataclass(frozen=True)
-class _Part:
-    """A block of articles: weighted term frequencies, row lengths, rowids."""
-
-    rowids: np.ndarray  # int64, ascending
-    freqs: sparse.csc_matrix  # docs x terms, float64 weighted frequency
-    lengths: np.ndarray  # float64 tokens per row (title + body)
-    vocab: dict[str, int]
-    doc_freq: np.ndarray  # int64 docs per term
-
-    @cached_property
-    def total_length(self) -> float:
-        """Tokens in all rows (for FTS5's average row length)."""
-        return float(self.lengths.sum())
-
-    @property
-    def max_rowid(self) -> int:
-        return int(self.rowids[-1]) if len(self.rowids) else 0
-
-    def column(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(doc positions, weighted frequencies) of one term, or None when absent."""
-        j = self.vocab.get(term)
-        if j is None:
-            return None
-        start, end = self.freqs.indptr[j], self.freqs.indptr[j + 1]
-        return self.freqs.indices[start:end], self.freqs.data[start:end]
-
-
-def build_part(rows: Iterable[tuple[int, str, str]]) -> _Part:
-    """Count the terms of (rowid, title terms, body terms) rows, ascending rowid."""
-    vocab: dict[str, int] = {}
-    new_id = vocab.setdefault
-    # typed arrays, not lists: ~25 million (article, term) pairs at 90,000 articles
-    doc_pos = array("i")
-    term_ids = array("i")
-    weights = array("d")
-    rowids = array("q")
-    lengths = array("d")
-    for position, (rowid, title, body) in enumerate(rows):
-        title_terms = fts_tokens(title)
-        body_terms = fts_tokens(body)
-        counts: dict[str, float] = Counter(body_terms)  # type: ignore[assignment]
-        if BODY_WEIGHT != 1.0:
-            counts = {term: n * BODY_WEIGHT for term, n in counts.items()}
-        for term, n in Counter(title_terms).items():
-            counts[term] = counts.get(term, 0.0) + n * TITLE_WEIGHT
-        ids = [new_id(term, len(vocab)) for term in counts]
-        term_ids.extend(ids)
-        weights.extend(counts.values())
-        doc_pos.extend(repeat(position, len(ids)))
-        rowids.append(rowid)
-        lengths.append(len(title_terms) + len(body_terms))
-    n_docs, n_terms = len(rowids), len(vocab)
-    freqs = sparse.csc_matrix(
-        (np.frombuffer(weights, dtype=np.float64),
-         (np.frombuffer(doc_pos, dtype=np.int32), np.frombuffer(term_ids, dtype=np.int32))),
-        shape=(n_docs, n_terms),
-    )
-    freqs.sort_indices()
-    return _Part(
-        rowids=np.frombuffer(rowids, dtype=np.int64).copy(),
-        freqs=freqs,
-        lengths=np.frombuffer(lengths, dtype=np.float64).copy(),
-        vocab=vocab,
-        doc_freq=np.diff(freqs.indptr).astype(np.int64),
-    )
+Snapshot = Callable[[], "tuple[Postings, int] | None"]
 
 
 class LexicalIndex:
-    """BM25 search over a base part and an added part; safe to share between threads."""
+    """BM25 search over a base part and an added part; safe to share between threads.
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection]):
+    ``snapshot`` gives the index directory's BM25 postings snapshot and its generation (None when it
+    has none); ``snapshot_generation`` says that generation cheaply, so a sync maps a newer one."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], snapshot: Snapshot | None = None,
+                 snapshot_generation: Callable[[], int | None] | None = None):
         self._connect = connect  # opens a new connection (for the background rebuild)
+        self._snapshot = snapshot or (lambda: None)
+        self._snapshot_generation = snapshot_generation or (lambda: None)
+        self._base_generation = -1  # the database generation the base part holds
         self._lock = threading.Lock()
-        self._parts: tuple[_Part, ...] = ()
+        self._parts: tuple[Postings, ...] = ()
         self._rebuilding = False
         self._synced_generation: int | None = None
 
@@ -147,14 +90,11 @@ class LexicalIndex:
 
     def _sync(self, conn: sqlite3.Connection) -> None:
         parts = self._parts
-        if not parts:
+        newer = self._snapshot_generation()
+        if not parts or (newer is not None and newer > self._base_generation):
             with self._lock:
-                if not self._parts:
-                    started = time.perf_counter()
-                    self._parts = (build_part(lexical_rows(conn)),)
-                    base = self._parts[0]
-                    logger.info("lexical index: %d articles, %d terms in %.1fs", len(base.rowids), len(base.vocab),
-                                time.perf_counter() - started)
+                if not self._parts or (newer is not None and newer > self._base_generation):
+                    self._load_base(conn)
             return
         top = max_article_rowid(conn)  # same rowids as the lexical table
         if top <= parts[-1].max_rowid:
@@ -167,32 +107,51 @@ class LexicalIndex:
                 # generation is already recorded, so nothing would bring them back until the next write).
                 return
             base = parts[0]
-            added = build_part(lexical_rows(conn, base.max_rowid))
+            added = build_postings(lexical_rows(conn, base.max_rowid))
             self._parts = (base, added)
             if len(added.rowids) > max(REBUILD_MIN_DOCS, REBUILD_SHARE * len(base.rowids)) and not self._rebuilding:
                 self._rebuilding = True
                 threading.Thread(target=self._rebuild, name="lexical-rebuild", daemon=True).start()
+
+    def _load_base(self, conn: sqlite3.Connection) -> None:
+        """The snapshot mapped (+ the rows committed after it), else every row counted (under the lock)."""
+        started = time.perf_counter()
+        snapshot = self._snapshot()
+        if snapshot is None:
+            base = build_postings(lexical_rows(conn))
+            self._parts, self._base_generation = (base,), current_generation(conn)
+            how = "counted from the database (the next `thaigov-search index` run writes a snapshot that opens at once)"
+        else:
+            base, generation = snapshot
+            added = build_postings(lexical_rows(conn, base.max_rowid))
+            self._parts = (base, added) if len(added.rowids) else (base,)
+            self._base_generation = generation
+            how = f"snapshot of generation {generation} mapped, {len(added.rowids)} articles added since"
+        logger.info("lexical index: %d articles, %d terms, %s, in %.2fs", len(base.rowids), len(base.vocab), how,
+                    time.perf_counter() - started)
 
     def _rebuild(self) -> None:
         try:
             conn = self._connect()
             try:
                 with read_transaction(conn):
-                    fresh = build_part(lexical_rows(conn))
+                    fresh = build_postings(lexical_rows(conn))
+                    generation = current_generation(conn)
             finally:
                 conn.close()
             with self._lock:
                 parts = self._parts
                 if len(parts) > 1 and parts[-1].max_rowid > fresh.max_rowid:  # more arrived meanwhile
-                    self._parts = (fresh, _filter_after(parts[-1], fresh.max_rowid))
+                    self._parts = (fresh, parts[-1].rows_after(fresh.max_rowid))
                 else:
                     self._parts = (fresh,)
+                self._base_generation = generation
             logger.info("lexical index rebuilt: %d articles", len(fresh.rowids))
         except Exception:  # noqa: BLE001 - keep serving with the parts we have
             logger.exception("lexical index rebuild failed; still serving the previous one")
         finally:
             self._rebuilding = False
-        self._synced_generation: int | None = None
+        self._synced_generation = None
 
     # ---------------------------------------------------------------------------- queries
     def doc_freq(self, terms: Iterable[str]) -> dict[str, int]:
@@ -223,7 +182,8 @@ class LexicalIndex:
                 column = part.column(term)
                 if column is None:
                     continue
-                docs, f = column
+                docs, weights = column
+                f = weights.astype(np.float64)
                 idf = query.bm25_idf(term)
                 norm = K1 * (1.0 - B + B * part.lengths[docs] / avg_length)
                 scores[docs] += idf * f * (K1 + 1.0) / (f + norm)
@@ -244,7 +204,6 @@ class LexicalIndex:
         return [(int(rowids[i]), float(scores[i])) for i in order]
 
 
-
 class MemoryEngine:
     """:class:`~thaigov_search.search.lexical.engine.LexicalEngine` from a :class:`LexicalIndex` of ``reader``'s
     index; a new one (built on first use) when the index directory is rebuilt from scratch."""
@@ -260,7 +219,9 @@ class MemoryEngine:
         with self._lock:
             if self._index is None or self._identity != self._reader.identity:
                 self._identity = self._reader.identity
-                self._index = LexicalIndex(self._reader.new_connection)
+                reader = self._reader
+                self._index = LexicalIndex(reader.new_connection, reader.lexical_snapshot,
+                                           reader.lexical_snapshot_generation)
             return self._index
 
     def prepare(self, conn: sqlite3.Connection, generation: int | None = None) -> None:
@@ -283,11 +244,3 @@ class MemoryEngine:
             if len(found) >= k or len(hits) < fetch:  # enough, or nothing more to fetch
                 return found[:k]
             fetch *= 2  # articles deleted since the index was loaded took some places
-
-
-def _filter_after(part: _Part, rowid: int) -> _Part:
-    """The rows of ``part`` above ``rowid`` (rebuilt; the added part is small)."""
-    keep = np.flatnonzero(part.rowids > rowid)
-    freqs = part.freqs[keep, :].tocsc()
-    freqs.sort_indices()
-    return _Part(part.rowids[keep], freqs, part.lengths[keep], part.vocab, np.diff(freqs.indptr).astype(np.int64))

@@ -11,10 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from thaigov_search.core.thai_text import tokenize_for_index
-from thaigov_search.store.fts5 import fts_terms, match_expression
+from thaigov_search.store.fts5 import BODY_WEIGHT, TITLE_WEIGHT, fts_terms, match_expression
 
-TITLE_WEIGHT = 2.0
-BODY_WEIGHT = 1.0
+__all__ = ["BODY_WEIGHT", "TITLE_WEIGHT", "MAX_QUERY_TERMS", "QueryTerms", "query_terms"]
 MAX_QUERY_TERMS = 64
 
 
