@@ -173,9 +173,10 @@ def test_suggest_handles_latin_case_digits_and_buddhist_years(archive: httpx.Cli
 
 
 def test_did_you_mean_corrects_a_misspelled_word_from_the_index_vocabulary(archive: httpx.Client) -> None:
-    misspelt = search(archive, q="หนี้นอกระบล")
-    assert misspelt["did_you_mean"] == "หนี้นอกระบบ"
-    assert search(archive, q="หนี้นอกระบบ")["did_you_mean"] is None  # a query with good matches is left alone
+    assert search(archive, q="ประชาชล")["did_you_mean"] == "ประชาชน"  # a wrong letter
+    assert search(archive, q="แก้ไขปัญหาหนี")["did_you_mean"] == "แก้ไขปัญหาหนี้"  # a missing tone mark
+    for good in ("ประชาชน", "หนี้นอกระบบ", "Carcel Garment Production"):  # queries with good matches are left alone
+        assert search(archive, q=good)["did_you_mean"] is None
 
 
 # ---------------------------------------------------------------------- validation, schema
