@@ -37,3 +37,23 @@ def test_fusion_keeps_documents_found_by_only_one_retriever() -> None:
     ranked = fuse({1: 0.9, 2: 0.5}, {3: 10.0, 2: 1.0}, weight=0.5)
     assert {doc for doc, _ in ranked} == {1, 2, 3}
     assert ranked == sorted(ranked, key=lambda kv: (-kv[1], kv[0]))
+
+
+def test_bm25_keeps_its_vote_when_its_best_document_holds_the_query_words() -> None:
+    """Language disagreement silences BM25 unless its best document holds (nearly) every query word."""
+    from thaigov_search.search.fusion import lexical_evidence
+
+    assert lexical_evidence(1.0, agreement=0.1, top_match=0.3) == 0.1  # paraphrase: agreement rules
+    assert lexical_evidence(1.0, agreement=0.1, top_match=1.0) == 1.0  # every word: a full vote
+    assert 0.1 < lexical_evidence(1.0, agreement=0.1, top_match=0.8) < 1.0
+    assert lexical_evidence(0.5, agreement=1.0, top_match=0.0) == 0.5  # one language: coverage as before
+
+
+def test_share_held_weighs_query_words_by_idf() -> None:
+    from thaigov_search.search.lexical.terms import QueryTerms
+
+    terms = QueryTerms(("cabinet", "rice", "2018"), {"cabinet": 900, "rice": 40, "2018": 300}, 1000)
+    assert terms.share_held({"cabinet", "rice", "2018"}) == 1.0
+    assert terms.share_held(set()) == 0.0
+    # the rare word carries more of the query than the common one
+    assert terms.share_held({"rice"}) > terms.share_held({"cabinet"})

@@ -29,7 +29,7 @@ from thaigov_search.search.archive import (
     lexical_floor,
 )
 from thaigov_search.search.calibration import LanguageStats, calibrate, language_stats
-from thaigov_search.search.fusion import hybrid_ranking, language_agreement, top_keys
+from thaigov_search.search.fusion import hybrid_ranking, language_agreement, lexical_evidence, top_keys
 from thaigov_search.search.lexical import make_lexical_engine
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms
 from thaigov_search.search.query_dates import DateHint, date_bonus, date_hint
@@ -39,7 +39,7 @@ from thaigov_search.search.spelling import Speller
 from thaigov_search.search.suggest import SuggestionCache
 from thaigov_search.store import queries
 from thaigov_search.store.duplicates import ids_of as duplicate_ids
-from thaigov_search.store.fts5 import vocabulary
+from thaigov_search.store.fts5 import stored_term_set, vocabulary
 from thaigov_search.store.reader import IndexReader
 from thaigov_search.store.schema import (
     IndexCorruptError,
@@ -249,13 +249,16 @@ class Searcher:
 
     def _hybrid_evidence(self, conn, pool: Candidates) -> None:
         """What the fusion needs besides the scores: the lexical evidence that can point at the answer
-        (coverage x language agreement of the two retrievers' top documents) and, when the query names
+        (coverage x the larger of the language agreement of the two retrievers' top documents and
+        how fully BM25's best document holds the query's words) and, when the query names
         a period, each candidate's date fit (search.fusion)."""
         if self.settings.lexical_evidence == "language-agreement":
             dense_top, lexical_top = top_keys(pool.dense), top_keys(pool.lexical)
             languages = self._languages(conn, dict.fromkeys(dense_top + lexical_top, 0.0))
-            pool.evidence = pool.terms.coverage * language_agreement(
+            agreement = language_agreement(
                 [languages.get(k, "") for k in dense_top], [languages.get(k, "") for k in lexical_top])
+            top_match = pool.terms.share_held(stored_term_set(conn, lexical_top[0])) if lexical_top else 0.0
+            pool.evidence = lexical_evidence(pool.terms.coverage, agreement, top_match)
         pool.date_weight = self.settings.date_weight
         if pool.date_hint is not None and pool.date_weight > 0:
             keys = list(set(pool.dense) | set(pool.lexical))

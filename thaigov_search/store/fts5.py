@@ -94,6 +94,12 @@ def stored_terms(conn: sqlite3.Connection, rowids: Sequence[int]) -> list[tuple[
     return out
 
 
+def stored_term_set(conn: sqlite3.Connection, rowid: int) -> set[str]:
+    """The distinct BM25 terms of one article (title and body), as the query's terms are spelled."""
+    rows = stored_terms(conn, [rowid])
+    return {t for _, title, body in rows for t in fts_tokens(title) + fts_tokens(body)}
+
+
 def delete_lexical_row(conn: sqlite3.Connection, rowid: int) -> None:
     """Remove an article's row. The FTS5 table is contentless (it does not keep a second copy of the
     terms, 96 MB at 10,000 releases), so FTS5 is told exactly which terms to unindex: the stored ones."""

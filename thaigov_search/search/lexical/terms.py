@@ -48,6 +48,11 @@ class QueryTerms:
         found = sum(self.idf(t) for t in self.terms if self.doc_freq.get(t, 0) > 0)
         return found / total if total else 0.0
 
+    def share_held(self, doc_terms: set[str]) -> float:
+        """Share of the query's IDF mass whose terms a document holds (1.0: every query word)."""
+        total = sum(self.idf(t) for t in self.terms)
+        return sum(self.idf(t) for t in self.terms if t in doc_terms) / total if total else 0.0
+
     def match_expression(self) -> str | None:
         """An OR query of the quoted terms that occur in the index (None when none do)."""
         return match_expression(t for t in self.terms if self.doc_freq.get(t, 0) > 0)
