@@ -180,7 +180,7 @@ class WorkerPool:
         actor = ray.remote(num_cpus=settings.ray_worker_cpus, num_gpus=settings.ray_worker_gpus,
                            max_restarts=settings.ray_retries, max_task_retries=settings.ray_retries)(BatchWorker)
         self.actors = [actor.remote(settings, threads) for _ in range(n)]
-        self.workers = self.info()
+        self.workers = self.info(waiting=True)
         dims = {w.dimension for w in self.workers}
         if len(dims) != 1:
             raise ValueError(f"the Ray workers load models of different sizes {sorted(dims)}; install the same "
@@ -188,9 +188,19 @@ class WorkerPool:
         self.dimension = dims.pop()
         logger.info("%d Ray workers ready: %s", n, ", ".join(f"{w.host}:{w.pid}" for w in self.workers))
 
-    def info(self) -> list[WorkerInfo]:
-        """Where each worker runs now (a restarted worker has a new pid)."""
-        return [WorkerInfo(**d) for d in self.ray.get([a.ready.remote() for a in self.actors])]
+    def info(self, waiting: bool = False) -> list[WorkerInfo]:
+        """Where each worker runs now (a restarted worker has a new pid). ``waiting``: say every minute
+        what is awaited (each worker loads the model; on a busy cluster it waits for free CPUs)."""
+        refs = [a.ready.remote() for a in self.actors]
+        started = time.monotonic()
+        while waiting:
+            ready, pending = self.ray.wait(refs, num_returns=len(refs), timeout=60)
+            if not pending:
+                break
+            free = self.ray.available_resources().get("CPU", 0)
+            logger.warning("%d of %d Ray workers ready after %.0f s (each loads the model; the cluster has %g "
+                           "CPUs free)", len(ready), len(refs), time.monotonic() - started, free)
+        return [WorkerInfo(**d) for d in self.ray.get(refs)]
 
     def index(self, indexer: Indexer, records: Iterable[RawRecord], report: IndexReport, total: int | None = None,
               progress: bool = True) -> IndexReport:
