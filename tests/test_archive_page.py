@@ -241,6 +241,20 @@ def test_a_year_facet_fills_the_date_fields_in_both_calendars(page) -> None:
     assert all(d and d.startswith(year["value"]) for d in result_dates(page))
 
 
+def test_on_a_phone_the_refine_box_stacks_above_the_results(browser, base_url: str) -> None:  # noqa: F811
+    context = browser.new_context(locale="th-TH", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(base_url + "/?q=รัฐบาล")
+        wait_for_answer(page)
+        assert page.is_visible("#facets") and page.is_visible("#histogram svg")
+        facets, results = page.locator("#facets").bounding_box(), page.locator("#results").bounding_box()
+        assert facets["y"] + facets["height"] <= results["y"]  # one column
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
+    finally:
+        context.close()
+
+
 # ---- sort -------------------------------------------------------------------------------------------
 
 def test_sort_by_date_orders_the_results(page) -> None:
