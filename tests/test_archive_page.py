@@ -186,6 +186,13 @@ def test_a_category_facet_click_filters_the_results(page, base_url: str) -> None
     assert sum(f["count"] for f in answer["facets"]["category"]) == answer["total"] == before
     # every category is listed but "no category" (not a filter one can choose)
     assert [c["value"] for c in categories] == [f["value"] for f in answer["facets"]["category"] if f["value"]]
+    assert len(categories) > 10  # "รัฐบาล" finds releases from more sections than a facet list shows at first
+    assert page.locator('#facets a[data-facet="category"]:visible').count() == 10
+    more = page.locator(".facet-category .facet-more")
+    assert more.get_attribute("aria-expanded") == "false" and f"show all {len(categories)}" in more.inner_text()
+    more.click()
+    assert page.locator('#facets a[data-facet="category"]:visible').count() == len(categories)
+    assert more.get_attribute("aria-expanded") == "true"
     target = min(categories, key=lambda c: c["count"])  # the narrowest: visibly fewer results
     page.click(f'#facets a[data-facet="category"][data-value="{target["value"]}"]')
     wait_for_answer(page)
