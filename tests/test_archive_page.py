@@ -186,6 +186,13 @@ def test_a_category_facet_click_filters_the_results(page, base_url: str) -> None
     assert sum(f["count"] for f in answer["facets"]["category"]) == answer["total"] == before
     # every category is listed but "no category" (not a filter one can choose)
     assert [c["value"] for c in categories] == [f["value"] for f in answer["facets"]["category"] if f["value"]]
+    assert len(categories) > 10  # "รัฐบาล" finds releases from more sections than a facet list shows at first
+    assert page.locator('#facets a[data-facet="category"]:visible').count() == 10
+    more = page.locator(".facet-category .facet-more")
+    assert more.get_attribute("aria-expanded") == "false" and f"show all {len(categories)}" in more.inner_text()
+    more.click()
+    assert page.locator('#facets a[data-facet="category"]:visible').count() == len(categories)
+    assert more.get_attribute("aria-expanded") == "true"
     target = min(categories, key=lambda c: c["count"])  # the narrowest: visibly fewer results
     page.click(f'#facets a[data-facet="category"][data-value="{target["value"]}"]')
     wait_for_answer(page)
@@ -195,7 +202,8 @@ def test_a_category_facet_click_filters_the_results(page, base_url: str) -> None
     assert page.input_value("#category") == target["value"]
     chosen = [c for c in facet_links(page, "category") if c["current"]]
     assert [c["value"] for c in chosen] == [target["value"]]
-    page.click('#facets a[data-facet="category"][aria-current="true"]')  # clicking it again removes the filter
+    page.focus('#facets a[data-facet="category"][aria-current="true"]')  # choosing it again removes the filter
+    page.keyboard.press("Enter")
     wait_for_answer(page)
     assert "category" not in url_params(page) and total(page) == before
 
@@ -216,7 +224,9 @@ def test_the_histogram_shows_the_years_of_the_results(page) -> None:
     screenshot(page, "screenshot-archive.png")
 
     busiest = max(years, key=years.get)
-    page.click(f'#histogram a[data-year="{busiest}"]')  # a bar is a link to that year
+    assert page.eval_on_selector(f'#histogram a[data-year="{busiest}"]', "a => a.tabIndex") == 0  # in the Tab order
+    page.focus(f'#histogram a[data-year="{busiest}"]')  # a bar is a link to that year, reachable by keyboard
+    page.keyboard.press("Enter")
     wait_for_answer(page)
     assert url_params(page)["date_from"] == [f"{busiest}-01-01"] and url_params(page)["date_to"] == [f"{busiest}-12-31"]
     assert total(page) == years[busiest]
@@ -236,6 +246,20 @@ def test_a_year_facet_fills_the_date_fields_in_both_calendars(page) -> None:
     assert page.input_value("#date_from") == f"{year['value']}-01-01"
     assert page.inner_text("#date_from-hint") == f"1 มกราคม {int(year['value']) + 543} · {year['value']}-01-01"
     assert all(d and d.startswith(year["value"]) for d in result_dates(page))
+
+
+def test_on_a_phone_the_refine_box_stacks_above_the_results(browser, base_url: str) -> None:  # noqa: F811
+    context = browser.new_context(locale="th-TH", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(base_url + "/?q=รัฐบาล")
+        wait_for_answer(page)
+        assert page.is_visible("#facets") and page.is_visible("#histogram svg")
+        facets, results = page.locator("#facets").bounding_box(), page.locator("#results").bounding_box()
+        assert facets["y"] + facets["height"] <= results["y"]  # one column
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
+    finally:
+        context.close()
 
 
 # ---- sort -------------------------------------------------------------------------------------------

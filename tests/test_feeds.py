@@ -180,7 +180,8 @@ def test_the_rss_feed_has_the_same_releases_in_the_same_order(client: httpx.Clie
     one_day = client.get("/feed.rss", params={"q": "eGovernment", "date_from": "2018-08-29", "date_to": "2018-08-29"})
     assert "http://www.thaigov.go.th/news/contents/details/15018" in [e.link for e in feedparser.parse(one_day.content).entries]
     items = check_rss_structure(response.content)
-    assert len(items) == 10
+    found = client.get("/search", params=params).json()["total"]  # the query's result set (issue #14)
+    assert len(items) == min(10, found) > 0
     self_link = ET.fromstring(response.content).find(f"channel/{ATOM}link")
     assert self_link.get("rel") == "self" and self_link.get("href") == str(response.url)
 

@@ -12,7 +12,8 @@ const DEFAULTS = { mode: "hybrid", sort: "relevance" };
 const FORM_FIELDS = [...FILTERS, "sort"];
 const SORTS = ["relevance", "date_desc", "date_asc"];
 const BE_OFFSET = 543;  // Buddhist era year = Gregorian year + 543
-const HISTOGRAM_MAX_GAP_FILL = 30;  // fill missing years with empty bars when the span is at most this
+const HISTOGRAM_MAX_GAP_FILL = 30;
+const FACET_SHOWN = 10;  // longer facet lists (the 10k subset has 38 categories) show this many, then "show all"  // fill missing years with empty bars when the span is at most this
 let requestSeq = 0;
 let suggestions = null;
 
@@ -476,21 +477,38 @@ function showFacets(data, params) {
     if (name !== "category") rows.sort((a, b) => a.value.localeCompare(b.value));
     if (!rows.length) continue;
     const headingId = `facet-${name}-heading`;
-    groups.push(el("section", { class: `facet facet-${name}`, "aria-labelledby": headingId },
-      el("h3", { id: headingId }, FACET_TITLES[name][0], " ", el("span", { class: "en" }, `(${FACET_TITLES[name][1]})`)),
-      el("ul", {}, ...rows.map((r) => el("li", {},
+    const list = el("ul", { id: `facet-${name}-list` }, ...rows.map((r, i) => el("li",
+      { hidden: i >= FACET_SHOWN && !r.filter.active ? "" : null },
         el("a", { href: facetUrl(params, r.filter), "data-nav": "", "data-facet": name, "data-value": r.value,
           class: r.filter.active ? "active" : null, "aria-current": r.filter.active ? "true" : null,
           title: r.filter.active ? "เอาตัวกรองนี้ออก (remove this filter)" : null },
         el("span", { class: "facet-label" }, r.filter.label),
         r.filter.active ? el("span", { class: "remove", "aria-hidden": "true" }, " ✕") : null,
         " ",
-        el("span", { class: "count" }, `${Number(r.count).toLocaleString("th-TH")}`)))))));
+        el("span", { class: "count" }, `${Number(r.count).toLocaleString("th-TH")}`)))));
+    groups.push(el("section", { class: `facet facet-${name}`, "aria-labelledby": headingId },
+      el("h3", { id: headingId }, FACET_TITLES[name][0], " ", el("span", { class: "en" }, `(${FACET_TITLES[name][1]})`)),
+      list, rows.length > FACET_SHOWN ? showAllButton(list, rows.length) : null));
   }
   $("facet-groups").replaceChildren(...groups);
   const histogram = showHistogram(facets, params);
   $("facets").hidden = !groups.length && !histogram;
   $("layout").classList.toggle("with-facets", !$("facets").hidden);
+}
+
+/** Under a long facet list: show the rest of it, or only the first FACET_SHOWN again. */
+function showAllButton(list, n) {
+  const button = el("button", { type: "button", class: "facet-more secondary", "aria-expanded": "false",
+    "aria-controls": list.id }, `แสดงทั้งหมด ${n} รายการ (show all ${n})`);
+  button.addEventListener("click", () => {
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    button.textContent = open ? `แสดง ${FACET_SHOWN} อันดับแรก (show top ${FACET_SHOWN})` : `แสดงทั้งหมด ${n} รายการ (show all ${n})`;
+    [...list.children].forEach((li, i) => {
+      if (i >= FACET_SHOWN && !li.querySelector("[aria-current]")) li.hidden = !open;
+    });
+  });
+  return button;
 }
 
 /** Bars for the years of the result set (or the months of the filtered year), each a link that filters to it. */
