@@ -171,7 +171,9 @@ def test_eval_end_to_end_on_tiny_beir(tmp_path, capsys, settings, embedder):
         assert row["ndcg@10"] > 0.5, row  # 40 documents, questions that name their article: easy
         assert row["index_s"] > 0 and row["query_ms_p50"] > 0
     assert by_mode["lexical"]["ndcg@10"] > 0.5
-    assert by_mode["hybrid"]["recall@100"] == 1.0  # every relevant article is among 40 candidates
+    assert by_mode["hybrid"]["recall@100"] >= 0.9  # the result set (issue #14) may leave a weak one out ...
+    assert main([*base, "--mode", "hybrid", "--json", "--raw"]) == 0
+    assert json.loads(capsys.readouterr().out)["recall@100"] == 1.0  # ... the fused ranking has all 40 candidates
 
     # --index-dir is reused incrementally: the second indexing embeds nothing.
     data = load_beir(TINY / "corpus.jsonl", TINY / "queries.jsonl", TINY / "qrels.tsv")

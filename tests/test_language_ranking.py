@@ -62,8 +62,9 @@ def test_calibration_keeps_each_languages_order_and_mixes_languages(sample_index
     """The sample holds only 8 English releases: lower the minimum so both languages are calibrated."""
     monkeypatch.setattr(calibration, "MIN_PASSAGES", 3)
     query = "prime minister congratulates Thai athletes"
-    raw = Searcher(sample_index, settings.model_copy(update={"dense_calibration": False}), embedder=embedder)
-    cal = Searcher(sample_index, settings, embedder=embedder)
+    every = settings.model_copy(update={"dense_margin": 2.0})  # the whole candidate list, not the result set (issue #14)
+    raw = Searcher(sample_index, every.model_copy(update={"dense_calibration": False}), embedder=embedder)
+    cal = Searcher(sample_index, every, embedder=embedder)
     raw_ids = [r.id for r in raw.search(query, k=100, mode="dense").results]
     cal_ids = [r.id for r in cal.search(query, k=100, mode="dense").results]
     assert sorted(raw_ids) == sorted(cal_ids)  # same candidates (a small index: every article)
