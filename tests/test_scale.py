@@ -272,7 +272,8 @@ def test_a_format_1_index_is_upgraded_in_place_without_re_embedding(tmp_path: Pa
     from thaigov_search.embedding.embedder import Embedder
     from thaigov_search.store.schema import IndexCorruptError
 
-    int8 = Settings(backend="onnx-int8", max_passages_per_article=1, analytics=False)
+    # the fixture's manifest says "default": built before the adapted default, it means e5-small
+    int8 = Settings(model="e5-small", backend="onnx-int8", max_passages_per_article=1, analytics=False)
     old = tmp_path / "old"
     shutil.copytree(FIXTURES / "index-format1", old)
     size_before = (old / "index.sqlite").stat().st_size
@@ -290,7 +291,7 @@ def test_a_format_1_index_is_upgraded_in_place_without_re_embedding(tmp_path: Pa
         assert dict(conn.execute("SELECT pid, vector FROM passages WHERE vector IS NOT NULL")) == vectors_before
         assert sorted((doc, pos, text) for _, doc, _, _, pos, text, _ in article_passages(conn)) == texts_before
 
-    embedder = Embedder("default", int8.home, backend="onnx-int8")
+    embedder = Embedder("e5-small", int8.home, backend="onnx-int8")
     ids = [doc for doc, position, _ in texts_before if position == 0]
     fresh = tmp_path / "fresh"
     run_index([SAMPLE], fresh, int8, limit=len(ids), progress=False, embedder=embedder)

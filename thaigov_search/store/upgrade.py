@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from thaigov_search.core.models import recorded_model
 from thaigov_search.store.fts5 import TERMS_SEPARATOR
 from thaigov_search.store.manifest import Manifest
 from thaigov_search.store.schema import (
@@ -69,7 +70,7 @@ def upgrade_index(index_dir: Path) -> bool:
         finally:
             conn.close()
         Manifest(**{**manifest.__dict__, "format_version": FORMAT_VERSION}).write(index_dir)
-        writer = IndexWriter(index_dir, manifest.model, manifest.dimension, manifest.passage_tokens)
+        writer = IndexWriter(index_dir, recorded_model(manifest.model), manifest.dimension, manifest.passage_tokens)
         try:
             writer.write_snapshot(force=True)
         finally:
