@@ -270,9 +270,9 @@ def test_health_is_503_while_the_index_loads_then_200(
 ) -> None:
     gate = threading.Event()
 
-    def slow_searcher(index_dir: Path, app_settings: Settings) -> Searcher:
+    def slow_searcher(index_dir: Path, app_settings: Settings, **options) -> Searcher:
         assert gate.wait(30)
-        return Searcher(index_dir, app_settings, embedder=embedder)
+        return Searcher(index_dir, app_settings, embedder=embedder, **options)  # the service opens with verify="later"
 
     monkeypatch.setattr("thaigov_search.api.state.Searcher", slow_searcher)
     with client_for(create_app(sample_index, settings)) as c:

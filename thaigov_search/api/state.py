@@ -73,8 +73,12 @@ class ServiceState:
         threading.Thread(target=self._verify, args=(searcher,), name="index-verify", daemon=True).start()
 
     def _verify(self, searcher: Searcher) -> None:
-        """The checks the fast open left out; a damaged file stops the service from answering (503 with the reason)."""
+        """The checks the fast open left out; a damaged file stops the service from answering (503 with the reason).
+        With writes enabled, first the token counter the write path chunks with (made on first use: 1-2.5 s
+        here), so the first POST does not pay for it."""
         try:
+            if self.settings.api_key:
+                searcher.embedder.count_tokens("")
             searcher.reader.verify_files()
         except Exception as exc:  # noqa: BLE001 - reported by /health and every route
             logger.exception("the index %s failed its integrity check", self.served_dir)
