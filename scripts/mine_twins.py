@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from thaigov_search.core.settings import Settings
     from thaigov_search.embedding.embedder import Embedder
     from thaigov_search.indexing.adapt_pairs import load_articles_cached, read_ids
-    from thaigov_search.indexing.twins import find_twins, save_twins
+    from thaigov_search.indexing.twins import TWIN_MODEL, find_twins, save_twins
 
     t0 = time.perf_counter()
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     articles = load_articles_cached(args.corpus, exclude, args.parsed_cache)
     t_parse = time.perf_counter() - t0
     settings = Settings()
-    embedder = Embedder(settings.model, settings.home, backend=args.backend)
+    embedder = Embedder(TWIN_MODEL, settings.home, backend=args.backend)
     twins = find_twins(articles, lambda texts: embedder.embed_passages(texts, batch_size=16, show_progress=True),
                        progress=True)
     t_all = time.perf_counter() - t0

@@ -24,7 +24,7 @@ def mine(args: argparse.Namespace, settings) -> tuple[list, list]:
     """Parse, link twins, mine pairs; returns (pairs, twins)."""
     from thaigov_search.embedding.embedder import Embedder
     from thaigov_search.indexing.adapt_pairs import load_articles, load_articles_cached, mine_pairs, read_ids
-    from thaigov_search.indexing.twins import Twin, find_twins, load_twins
+    from thaigov_search.indexing.twins import TWIN_MODEL, Twin, find_twins, load_twins
 
     exclude = read_ids(args.exclude) if args.exclude else set()
     if args.parsed_cache:
@@ -37,7 +37,7 @@ def mine(args: argparse.Namespace, settings) -> tuple[list, list]:
     if args.twins:
         twins = load_twins(args.twins)
     elif not args.no_twins:
-        embedder = Embedder(settings.model, settings.home, backend=args.twin_backend)
+        embedder = Embedder(TWIN_MODEL, settings.home, backend=args.twin_backend)  # its cosines set the threshold
         twins = find_twins(
             articles,
             lambda texts: embedder.embed_passages(texts, batch_size=16, show_progress=not args.quiet),

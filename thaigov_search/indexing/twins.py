@@ -39,11 +39,16 @@ import numpy as np
 
 from thaigov_search.core.article import Article
 from thaigov_search.core.files import read_records_jsonl, write_records_jsonl
+from thaigov_search.core.models import BASE_MODEL_NAME
 from thaigov_search.core.thai_text import thai_latin_counts
 
 log = logging.getLogger(__name__)
 
 __all__ = ["TwinConfig", "Twin", "evidence", "find_twins", "is_list_release", "load_twins", "save_twins", "twin_text"]
+
+# The model whose cosines ``min_cosine`` was calibrated on (the eye-checked sample of
+# docs/adaptation.md); the adapted default spreads cosines differently and links fewer twins.
+TWIN_MODEL = BASE_MODEL_NAME
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*")
