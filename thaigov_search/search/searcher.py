@@ -262,7 +262,10 @@ class Searcher:
             languages = self._languages(conn, dict.fromkeys(dense_top + lexical_top, 0.0))
             agreement = language_agreement(
                 [languages.get(k, "") for k in dense_top], [languages.get(k, "") for k in lexical_top])
-            top_match = pool.terms.share_held(stored_term_set(conn, lexical_top[0])) if lexical_top else 0.0
+            # BM25's best document is read only when it can matter: with agreement 1 (one language)
+            # max(agreement, strength) is 1 whatever it holds
+            top_match = (pool.terms.share_held(stored_term_set(conn, lexical_top[0]))
+                         if lexical_top and agreement < 1.0 else 0.0)
             pool.evidence = lexical_evidence(pool.terms.coverage, agreement, top_match)
         pool.date_weight = self.settings.date_weight
         if pool.date_hint is not None and pool.date_weight > 0:
