@@ -265,12 +265,8 @@ def prf_scores(c: Corpus, q: Query, dense: np.ndarray, beta: float, m: int) -> n
 
 
 def top_match(q: Query, doc: int) -> float:
-    """Share of the query's IDF mass whose words the document holds."""
-    t = q.terms
-    total = sum(t.idf(x) for x in t.terms)
-    if not total:
-        return 0.0
-    return sum(t.idf(x) for x in t.terms if x in q.term_docs and doc in set(q.term_docs[x].tolist())) / total
+    """Share of the query's IDF mass whose words the document holds (QueryTerms.share_held, as the searcher)."""
+    return q.terms.share_held({x for x in q.terms.terms if x in q.term_docs and doc in q.term_docs[x]})
 
 
 def fuse_variant(c: Corpus, q: Query, dense: np.ndarray, weight_rule: str, w_max: float = 0.5,
