@@ -14,9 +14,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from thaigov_search.core.models import DEFAULT_ALIAS, MODEL_HELP
 from thaigov_search.core.modes import LexicalEngine, LexicalEvidence
 
-DEFAULT_MODEL = DEFAULT_ALIAS
-"""The ``--model`` value meaning "the embedded default model" (core.models: thaigov-e5-small)."""
-
 
 class Settings(BaseSettings):
     """Settings shared by the indexer, the search service and the tools."""
@@ -28,7 +25,7 @@ class Settings(BaseSettings):
         description="Cache directory; the default model is built here once.",
     )
     model: str = Field(
-        default=DEFAULT_MODEL,
+        default=DEFAULT_ALIAS,  # "default": the embedded default model (core.models: thaigov-e5-small)
         description=MODEL_HELP,
     )
     backend: str = Field(
