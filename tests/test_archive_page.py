@@ -22,6 +22,7 @@ from tests.test_web_page import (  # noqa: F401 - fixtures
     CHROMIUM,
     THAI_DATE,
     browser,
+    page_at,
     portal,
     result_ids,
     screenshot,
@@ -70,15 +71,8 @@ def base_url(archive_index: Path, settings: Settings, embedder, portal: Threadin
 
 @pytest.fixture()
 def page(browser, base_url: str):  # noqa: F811
-    context = browser.new_context(locale="th-TH", viewport={"width": 1200, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(base_url + "/")
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with page_at(browser, base_url + "/") as page:
+        yield page
 
 
 def result_dates(page) -> list[str | None]:

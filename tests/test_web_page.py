@@ -6,6 +6,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -82,17 +83,24 @@ def browser():
         browser.close()
 
 
-@pytest.fixture()
-def page(browser, base_url: str):
+@contextmanager
+def page_at(browser, url: str) -> Iterator:
+    """A desktop-sized Thai page opened at ``url``; any JavaScript error on it fails the test."""
     context = browser.new_context(locale="th-TH", viewport={"width": 1200, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(30_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(base_url + "/")
+    page.goto(url)
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture()
+def page(browser, base_url: str):
+    with page_at(browser, base_url + "/") as page:
+        yield page
 
 
 def screenshot(page, name: str, **options) -> None:
