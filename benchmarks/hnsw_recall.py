@@ -25,6 +25,7 @@ import numpy as np
 from thaigov_search.core.settings import Settings
 from thaigov_search.embedding.embedder import Embedder
 from thaigov_search.store.manifest import Manifest
+from thaigov_search.store.schema import DB_NAME
 from thaigov_search.store.vectors import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, build_vector_index
 
 # Candidate depth the search service asks FAISS for (searcher.CANDIDATES * PASSAGES_PER_DOC).
@@ -71,7 +72,7 @@ def main() -> None:
     faiss.omp_set_num_threads(1)  # per-query latency as one request sees it
 
     manifest = Manifest.read(args.index_dir)
-    conn = sqlite3.connect(args.index_dir / "index.sqlite")
+    conn = sqlite3.connect(args.index_dir / DB_NAME)
     conn.execute("BEGIN")
     start = time.perf_counter()
     exact = build_vector_index(conn, manifest.dimension, "flat")

@@ -43,7 +43,8 @@ from thaigov_search.search import fusion  # noqa: E402
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms  # noqa: E402
 from thaigov_search.search.query_dates import date_bonus, date_hint  # noqa: E402
 from thaigov_search.search.searcher import Searcher  # noqa: E402
-from thaigov_search.store.schema import blobs_to_matrix  # noqa: E402
+from thaigov_search.store.manifest import Manifest  # noqa: E402
+from thaigov_search.store.schema import DB_NAME, blobs_to_matrix  # noqa: E402
 
 K = 100
 
@@ -62,12 +63,12 @@ class Corpus:
 
 
 def load_corpus(index_dir: Path) -> Corpus:
-    conn = sqlite3.connect(f"file:{index_dir / 'index.sqlite'}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{index_dir / DB_NAME}?mode=ro", uri=True)
     rows = conn.execute("SELECT rowid, id, title, date, language FROM articles ORDER BY rowid").fetchall()
     rowids = np.array([r[0] for r in rows], dtype=np.int64)
     pos = {int(r): i for i, r in enumerate(rowids)}
     prow = conn.execute("SELECT article_rowid, vector FROM passages WHERE vector IS NOT NULL ORDER BY article_rowid, position").fetchall()
-    dim = json.loads((index_dir / "manifest.json").read_text())["dimension"]
+    dim = Manifest.read(index_dir).dimension
     pvec = blobs_to_matrix([r[1] for r in prow], dim)
     owner = np.array([pos[r[0]] for r in prow], dtype=np.int64)
     c = Corpus([r[1] for r in rows], rowids, np.array([r[4] for r in rows]), [r[3] for r in rows],

@@ -51,7 +51,7 @@ if str(REPO) not in sys.path:
 
 from thaigov_search.core.article import Article  # noqa: E402
 from thaigov_search.core.files import sha256_file  # noqa: E402
-from thaigov_search.store.manifest import Manifest  # noqa: E402
+from thaigov_search.store.manifest import MANIFEST_NAME, Manifest  # noqa: E402
 from thaigov_search.store.schema import DB_NAME, IndexError_  # noqa: E402
 from thaigov_search.store.writer import content_hash  # noqa: E402
 
@@ -205,7 +205,7 @@ def index_problems(
     finally:
         conn.close()
 
-    manifest_path = index_dir / "manifest.json"
+    manifest_path = index_dir / MANIFEST_NAME
     if not manifest_path.exists():
         if summary["articles"]:
             problems.append("manifest.json missing while articles are committed")
@@ -291,7 +291,7 @@ def leftover_files(index_dir: Path) -> list[str]:
         current = Manifest.read(index_dir).snapshot
     except IndexError_:
         current = None
-    keep = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "manifest.json", ".snapshot.lock", ".writer.lock", current}
+    keep = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", MANIFEST_NAME, ".snapshot.lock", ".writer.lock", current}
     return sorted(p.name for p in Path(index_dir).iterdir() if p.name not in keep)
 
 

@@ -46,7 +46,7 @@ class PortalFeatures:
 
     def _time_embeddings(self, searcher: Searcher) -> None:
         if self.metrics is not None:
-            searcher.on_embed = self.metrics.observe_embedding
+            searcher.query_vectors.on_embed = self.metrics.observe_embedding
 
     def add_metrics(self, app: FastAPI) -> None:
         if self.metrics is not None:

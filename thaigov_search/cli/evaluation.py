@@ -9,7 +9,7 @@ reader and parser, so the corpus ids are the release ids. Without ``--corpus`` a
 Every query is embedded once, on its own as the service does, each retriever's candidates are
 fetched once per query through the read path (``Searcher.candidates``, the same candidates
 ``Searcher.search(text, k=100)`` ranks), and every requested mode is ranked from those same
-candidates (``searcher.rank``); no snippets are built. The ranked article ids are scored against
+candidates (``search.candidates.rank``); no snippets are built. The ranked article ids are scored against
 the qrels:
 
 * nDCG@10 with linear gain (gain = graded relevance, discount ``log2(rank + 1)``) and the ideal
@@ -62,6 +62,7 @@ from thaigov_search.cli.eval_sets import (  # noqa: F401  (re-exported: eval's o
 from thaigov_search.core.models import MODEL_HELP
 from thaigov_search.core.modes import BACKENDS, MODES
 from thaigov_search.core.settings import Settings
+from thaigov_search.store.manifest import Manifest
 
 SEARCH_K = 100
 JSON_KEYS = ("mode", "docs", "queries", *METRIC_KEYS, "index_s", "query_ms_p50")
@@ -158,7 +159,7 @@ def evaluate(
         raise ValueError("no query has a relevant document in the qrels: nothing to evaluate")
     has_corpus = bool(data.corpus) or data.corpus_input is not None
     if not has_corpus:
-        if index_dir is None or not (Path(index_dir) / "manifest.json").exists():
+        if index_dir is None or not Manifest.exists(Path(index_dir)):
             raise ValueError("without --corpus, --index-dir must name an existing index")
         return _run_queries(data, query_ids, modes, Path(index_dir), settings, embedder, None, raw)
     with tempfile.TemporaryDirectory(prefix="thaigov-eval-") as tmp:
@@ -173,7 +174,8 @@ def _run_queries(data, query_ids, modes, index_dir, settings, embedder, report, 
     Each mode's ranking is arranged as ``/search`` arranges it with the settings' defaults (result set,
     recency, collapsed near-duplicates: search.archive); ``raw`` scores the fused ranking as it was
     before issue #14 (every candidate, nothing folded)."""
-    from thaigov_search.search.searcher import Searcher, rank
+    from thaigov_search.search.candidates import rank
+    from thaigov_search.search.searcher import Searcher
     from thaigov_search.store import queries
 
     searcher = Searcher(index_dir, settings, embedder=embedder)

@@ -6,9 +6,6 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +26,14 @@ from thaigov_search.search.archive import (
     lexical_floor,
 )
 from thaigov_search.search.calibration import LanguageStats, calibrate, language_stats
-from thaigov_search.search.fusion import hybrid_ranking, language_agreement, lexical_evidence, top_keys
+from thaigov_search.search.candidates import Candidates, rank, snippet_passage
+from thaigov_search.search.fusion import language_agreement, lexical_evidence, top_keys
 from thaigov_search.search.lexical import make_lexical_engine
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms
-from thaigov_search.search.query_dates import DateHint, date_bonus, date_hint
+from thaigov_search.search.query_dates import date_bonus, date_hint
+from thaigov_search.search.query_vectors import QueryVectors
 from thaigov_search.search.results import SearchResponse, SearchResult, Suggestion, SuggestResponse
-from thaigov_search.search.snippets import make_snippet, term_hits
+from thaigov_search.search.snippets import make_snippet
 from thaigov_search.search.spelling import Speller
 from thaigov_search.search.suggest import SuggestionCache
 from thaigov_search.store import queries
@@ -52,46 +51,6 @@ logger = logging.getLogger(__name__)
 CANDIDATES = 100  # documents each retriever contributes before fusion
 CORRECTION_SHARE = 0.6  # "did you mean" compares the releases each spelling matches this well (search.spelling)
 PASSAGES_PER_DOC = 4  # at most this many dense passages fetched per wanted document (articles have several)
-
-
-def snippet_passage(passages: list[tuple[int, str]], terms: set[str], best_pid: int | None) -> str:
-    """The passage to show: the best dense passage, unless it lacks every query term and another has some."""
-    if not passages:
-        return ""
-    chosen = next((t for p, t in passages if p == best_pid), None)
-    if chosen is None or (terms and term_hits(chosen, terms) == 0):
-        best_lexical = max((term_hits(t, terms), -i, t) for i, (_, t) in enumerate(passages))
-        if chosen is None or best_lexical[0] > 0:
-            chosen = best_lexical[2]
-    return chosen
-
-
-@dataclass
-class Candidates:
-    """What the retrievers found for one query, before any fusion: the input of :func:`rank`.
-
-    Scores are keyed by article rowid. ``dense`` is the best passage's cosine similarity,
-    ``lexical`` the BM25 score; ``best_pid`` remembers the dense passage for the snippet."""
-
-    dense: dict[int, float]
-    lexical: dict[int, float]
-    terms: QueryTerms
-    best_pid: dict[int, int] = field(default_factory=dict)
-    date_hint: DateHint | None = None  # the period the query names
-    evidence: float | None = None  # lexical evidence for the fusion weight (None: index-wide coverage)
-    dates: dict[int, float] = field(default_factory=dict)  # rowid -> date fit (0..1) with date_hint
-    date_weight: float = 0.0
-    matches: dict[int, float] = field(default_factory=dict)  # the lexical part of the result set (search.archive)
-
-
-def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
-    """(rowid, score) best first for one mode; a pure function of the candidates. The single
-    retrievers rank by their own scores; hybrid fuses them (search.fusion)."""
-    if mode == "dense":
-        return sorted(pool.dense.items(), key=lambda kv: (-kv[1], kv[0]))
-    if mode == "lexical":
-        return sorted(pool.lexical.items(), key=lambda kv: (-kv[1], kv[0]))
-    return hybrid_ranking(pool.dense, pool.lexical, pool.terms, pool.evidence, pool.dates, pool.date_weight)
 
 
 class Searcher:
@@ -113,14 +72,12 @@ class Searcher:
         self._model_spec = model
         self._count_cache: tuple[int, int] | None = None  # (generation, articles)
         self.lexical = make_lexical_engine(settings.lexical_engine, self.reader)
-        self.on_embed: Callable[[float], None] | None = None  # seconds per query embedding (the service's /metrics)
         self._stats: LanguageStats | None = None  # dense calibration (search.calibration)
         self._stats_lock = threading.Lock()
         self._facts = FactsCache()
         self._speller = Speller()
         self._suggestions = SuggestionCache(self._titles)
-        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector (LRU)
-        self._query_lock = threading.Lock()
+        self.query_vectors = QueryVectors(lambda texts: self.embedder.embed_queries(texts), settings.query_cache_size)
 
     @property
     def embedder(self) -> Embedder:
@@ -291,26 +248,7 @@ class Searcher:
         return queries.article_languages(conn, list(docs))
 
     def _embed(self, query: str) -> np.ndarray:
-        """The query's vector, from a small LRU cache of recent queries when it is there (a portal's
-        queries repeat: the top few make a large share; embedding is the largest part of a query's
-        time on CPU, docs/performance.md); the time a miss took goes to ``on_embed`` (/metrics)."""
-        cache = self._query_vectors
-        with self._query_lock:
-            vector = cache.get(query)
-            if vector is not None:
-                cache.move_to_end(query)
-                return vector
-        started = time.perf_counter()
-        vector = self.embedder.embed_queries([query])[0]
-        vector.setflags(write=False)  # shared by the requests that hit the cache
-        if self.on_embed is not None:
-            self.on_embed(time.perf_counter() - started)
-        if self.settings.query_cache_size:
-            with self._query_lock:
-                cache[query] = vector
-                while len(cache) > self.settings.query_cache_size:
-                    cache.popitem(last=False)
-        return vector
+        return self.query_vectors.vector(query)
 
     def _article_count(self, conn) -> int:
         """Articles in the index, counted once per generation (a count(*) scan per query adds up)."""
