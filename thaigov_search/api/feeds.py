@@ -24,15 +24,14 @@ from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 
-from thaigov_search.api.routes import in_threadpool, search_params
+from thaigov_search.api.routes import checked_query, in_threadpool, search_params
 from thaigov_search.api.schemas import ERRORS
 from thaigov_search.core.filters import Filters
 from thaigov_search.core.settings import Settings
 from thaigov_search.search.results import SearchResult
-from thaigov_search.search.validation import clean_query
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 OPENSEARCH_NS = "http://a9.com/-/spec/opensearch/1.1/"
@@ -201,10 +200,7 @@ def add_feed_routes(app: FastAPI, state) -> None:
 
     async def feed_hits(params: tuple[str, str, Filters], k: int | None) -> tuple[FeedQuery, list[SearchResult], dt.datetime]:
         q, mode, filters = params
-        try:
-            query = clean_query(q, settings.max_query_chars)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+        query = checked_query(q, settings)
         searcher = state.require()
         candidates = min(FEED_CANDIDATES, settings.max_k)
         response = await in_threadpool(settings, searcher.search, query, candidates, 0, mode, filters)

@@ -59,6 +59,14 @@ async def in_threadpool(settings: Settings, fn: Callable[..., T], *args: Any) ->
         ) from None
 
 
+def checked_query(q: str, settings: Settings) -> str:
+    """The query as searched (search.validation.clean_query), or 422 with the reason."""
+    try:
+        return clean_query(q, settings.max_query_chars)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
 def check_text(value: str | None, name: str) -> str | None:
     if value is not None and has_control_chars(value):
         raise HTTPException(422, f"{name} contains control characters")
@@ -119,10 +127,7 @@ def add_read_routes(app: FastAPI, state: ServiceState) -> None:
         """Ranked releases for a query; each with a snippet whose matched words are in `<mark>`; facet
         counts over the whole result set; a corrected query when nothing matched."""
         q, mode, filters = params
-        try:
-            query = clean_query(q, settings.max_query_chars)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+        query = checked_query(q, settings)
         searcher = state.require()
 
         def run() -> SearchResponse:
