@@ -108,8 +108,9 @@ def archive_params(
         "(0 = off; default: the server's THAIGOV_SEARCH_RECENCY_HALF_LIFE_DAYS, 0)."))] = None,
     facets: Annotated[str | None, Query(max_length=100, description=(
         "Comma list of category, year, month: counts over the whole result set."), examples=["category,year"])] = None,
-    collapse: Annotated[bool, Query(description="Fold near-duplicate versions of a release into one result "
-                                    "(its `duplicates` says how many).")] = True,
+    collapse: Annotated[bool | None, Query(description="Fold near-duplicate versions of a release into one result "
+                                           "(its `duplicates` says how many); default: the server's "
+                                           "THAIGOV_SEARCH_COLLAPSE_DUPLICATES, off.")] = None,
 ) -> dict:
     return {"sort": sort, "recency": recency, "facets": parse_facets(facets), "collapse": collapse}
 

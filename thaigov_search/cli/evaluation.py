@@ -261,8 +261,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if args.recency is not None:
         settings = settings.model_copy(update={"recency_half_life_days": args.recency})
-    if args.no_collapse:
-        settings = settings.model_copy(update={"collapse_duplicates": False})
+    if args.collapse is not None:
+        settings = settings.model_copy(update={"collapse_duplicates": args.collapse})
     results = evaluate(data, modes, settings, Path(args.index_dir) if args.index_dir else None,
                        limit_queries=args.limit_queries, progress=not args.json and sys.stderr.isatty(), raw=args.raw)
     if args.runs:
@@ -306,8 +306,8 @@ def register(subparsers) -> None:
     p.add_argument("--limit-queries", type=int, metavar="N", help="evaluate only the first N judged queries")
     p.add_argument("--recency", type=float, metavar="DAYS",
                    help="recency half-life in days (0 = off; default $THAIGOV_SEARCH_RECENCY_HALF_LIFE_DAYS)")
-    p.add_argument("--no-collapse", action="store_true", dest="no_collapse",
-                   help="keep near-duplicate versions as separate results (default: folded, as /search does)")
+    p.add_argument("--collapse", action=argparse.BooleanOptionalAction, default=None,
+                   help="fold near-duplicate versions as /search?collapse=true does (default: the setting, off)")
     p.add_argument("--raw", action="store_true",
                    help="score the fused ranking itself (no result-set cut, no recency, nothing folded: before issue #14)")
     p.add_argument("--runs", metavar="FILE", help="also write every query's ranked ids (top 100) per mode as JSON")

@@ -51,7 +51,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     facets = tuple(f.strip() for f in (args.facets or "").split(",") if f.strip())
     response = searcher.search(
         args.query, k=args.k, mode=args.mode, filters=Filters(date_from, date_to, args.category, args.language),
-        sort=args.sort, recency=args.recency, collapse=not args.no_collapse, facets=facets,
+        sort=args.sort, recency=args.recency, collapse=args.collapse, facets=facets,
     )
     if args.json:
         data = response.to_dict()
@@ -183,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recency", type=float, metavar="DAYS",
                    help="recency half-life in days, applied after fusion (0 = off; default: the setting, 0)")
     p.add_argument("--facets", metavar="LIST", help=f"comma list of {', '.join(FACETS)}: counts over the whole result set")
-    p.add_argument("--no-collapse", action="store_true", dest="no_collapse",
-                   help="show near-duplicate versions as separate results")
+    p.add_argument("--collapse", action=argparse.BooleanOptionalAction, default=None,
+                   help="fold near-duplicate versions into one result (default: the setting, off)")
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
 

@@ -43,7 +43,7 @@ RESULT_SET_MAX = 10_000
 class ArrangeOptions:
     sort: str = "relevance"
     recency: float = 0.0  # half-life in days; 0 = off
-    collapse: bool = True
+    collapse: bool = False
     facets: tuple[str, ...] = ()
     lexical_match_share: float = 0.3
     dense_margin: float = 0.08

@@ -354,7 +354,7 @@ async function render() {
 
 function searchQuery(params, page) {
   const query = new URLSearchParams({ q: params.get("q").trim(), k: String(PAGE_SIZE),
-    offset: String((page - 1) * PAGE_SIZE) });
+    offset: String((page - 1) * PAGE_SIZE), collapse: "true" });
   for (const name of FILTERS) if (params.get(name)) query.set(name, params.get(name));
   const sort = params.get("sort");
   if (sort && sort !== "relevance") query.set("sort", sort);

@@ -117,7 +117,7 @@
       status.className = "msg";
       status.textContent = text.searching;
       list.replaceChildren();
-      fetch(base + "/search?" + new URLSearchParams({ q: q, k: String(k) }).toString(), { headers: { Accept: "application/json" } })
+      fetch(base + "/search?" + new URLSearchParams({ q: q, k: String(k), collapse: "true" }).toString(), { headers: { Accept: "application/json" } })
         .then(function (r) {
           return r.json().catch(function () { return {}; }).then(function (body) {
             if (r.status === 429) {  // the server's per-client rate limit: say when to try again
