@@ -435,10 +435,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                               a0, p0, readers=args.readers, min_seconds=args.min_seconds, env=env, seed=args.seed, log=log_stderr)
         finally:
             server.stop()
+            if result_has_problems(locals().get("result")):  # the server's side of the story, before tmp goes
+                log_stderr("server log (last 6,000 characters):\n"
+                           + (Path(tmp) / "serve.log").read_text(encoding="utf-8", errors="replace")[-6000:])
     return finish(result, args.out, args.json,
                   f"{result['seconds']}s: {result['counts']}, statuses {result['statuses']}, "
                   f"{result['distinct_stats_seen']} distinct /stats states, search latency {result['search_ms']}; "
                   f"{len(result['problems'])} problems")
+
+
+def result_has_problems(result: dict | None) -> bool:
+    return bool(result and (result.get("problems") or result.get("server_errors_5xx")))
 
 
 if __name__ == "__main__":

@@ -68,3 +68,39 @@ def test_follows_articles_added_and_deleted_after_loading(writable_index: Path, 
         assert all(r.id != "fish-1" for r in searcher.search(query, mode="lexical").results)
     finally:
         indexer.close()
+
+
+def test_idf_counts_in_the_engine_s_own_articles_so_deletions_cannot_break_it(
+        writable_index: Path, settings: Settings, embedder) -> None:
+    """N of the idf is the engine's own count: the in-memory index may hold articles the database no
+    longer has (deleted since its snapshot) or rows a newer read transaction synced. With the database's
+    count as N, a common word was in more articles than N and BM25's log((N - df + 0.5) / (df + 0.5))
+    failed ("math domain error": 71 of 4,254 requests in scripts/reads_during_writes.py, 2026-12-03)."""
+    import sqlite3
+
+    from thaigov_search.search.lexical.terms import QueryTerms
+
+    assert QueryTerms(("ข่าว",), {"ข่าว": 12}, 10).bm25_idf("ข่าว") == 1e-6  # defined even then
+    searcher = Searcher(writable_index, settings, embedder=embedder)
+    engine = searcher.lexical
+    assert isinstance(engine, MemoryEngine)
+    words = ["รัฐบาล", "การ", "และ", "ประเทศ", "นายกรัฐมนตรี"]
+    with searcher.reader.snapshot() as conn:
+        engine.prepare(conn)
+        frequencies = engine.doc_freq(conn, words)
+        loaded = engine.doc_count(conn)
+    word = max(frequencies, key=frequencies.get)
+    assert frequencies[word] >= 3, frequencies
+    with sqlite3.connect(writable_index / "index.sqlite") as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM articles ORDER BY rowid")]
+    indexer = Indexer(writable_index, settings, embedder)
+    try:
+        indexer.delete(ids[1:])  # committed, no new snapshot: the engine still holds the deleted articles
+        for mode in ("lexical", "hybrid"):
+            results = searcher.search(word, mode=mode).results
+            assert {r.id for r in results} <= {ids[0]}, mode
+        with searcher.reader.snapshot() as conn:  # N and the frequencies come from the same articles
+            count = engine.doc_count(conn)
+            assert count <= loaded and all(n <= count for n in engine.doc_freq(conn, words).values())
+    finally:
+        indexer.close()

@@ -109,7 +109,10 @@ def test_reads_stay_consistent_while_http_and_cli_write(writable_index: Path, se
     chosen, expected = rdw.pick_articles(embedder, app_settings, set(known), 9)
     known.update(rdw.known_from_expected(expected))
     http_pool, doomed, cli_adds = chosen[:4], chosen[4], chosen[5:9]
-    searcher = Searcher(writable_index, app_settings, embedder=embedder)
+    # opened as `serve` opens it (verify="later": the cheap checks at once). Its size check once read the
+    # database file with Python's open(); the close dropped SQLite's POSIX locks of this process, the CLI
+    # writer then reset the WAL under our readers at its exit: "disk I/O error" (SQLITE_IOERR_SHORT_READ)
+    searcher = Searcher(writable_index, app_settings, embedder=embedder, verify="later")
     with noisy_neighbour(), running(create_app(writable_index, app_settings, searcher)) as base:
         httpx.post(f"{base}/documents", json=doomed, headers={"X-API-Key": API_KEY}, timeout=120).raise_for_status()
         result = rdw.exercise(base, writable_index, API_KEY, http_pool, [(cli_adds, [doomed["id"]])], known,

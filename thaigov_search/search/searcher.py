@@ -152,11 +152,10 @@ class Searcher:
                                           self._article_count(conn))
         if corrected is None or corrected == query:
             return None
-        n_articles = self._article_count(conn)
         counts = []
         for text in (query, corrected):
             terms = pool.terms if text == query else query_terms(
-                text, n_articles, lambda ts: self.lexical.doc_freq(conn, ts))
+                text, pool.terms.n_docs, lambda ts: self.lexical.doc_freq(conn, ts))
             floor = lexical_floor(terms.ideal_bm25, CORRECTION_SHARE)
             counts.append(0 if floor == float("inf") else len(
                 self.lexical.search(conn, terms, RESULT_SET_MAX, filters, min_score=floor)))
@@ -173,15 +172,14 @@ class Searcher:
         already has it (``eval`` embeds all queries in one batch)."""
         filters = filters or Filters()
         self.lexical.prepare(conn, current_generation(conn))
-        n_articles = self._article_count(conn)
-        terms = query_terms(query, n_articles, lambda ts: self.lexical.doc_freq(conn, ts))
+        terms = query_terms(query, self.lexical.doc_count(conn), lambda ts: self.lexical.doc_freq(conn, ts))
         dense_docs: dict[int, float] = {}
         best_pid: dict[int, int] = {}
         if dense:
             allowed = queries.embedded_pids_matching(conn, filters) if filters.active else None
             if vector is None:
                 vector = self._embed(query)
-            fetch = wanted * self._passages_per_doc(n_articles)
+            fetch = wanted * self._passages_per_doc(self._article_count(conn))
             stats = self._language_stats(conn)
             if stats is None:
                 dense_docs, best_pid = self._aggregate(conn, self.reader.dense_search(vector, fetch, allowed))

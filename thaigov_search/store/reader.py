@@ -76,6 +76,8 @@ class IndexReader:
         ensure_current_format(manifest, self.index_dir)
         if not self.db_path.exists():
             raise IndexCorruptError(f"{self.db_path} is missing. Rebuild the index with `thaigov-search index`.")
+        if self.db_path.stat().st_size < 100:  # before SQLite opens it: a WAL switch would write a new header
+            raise IndexCorruptError(f"{self.db_path} is damaged (no SQLite header). Rebuild the index with `thaigov-search index`.")
         self._db_identity = db_identity(self.db_path)
         self._local = threading.local()
         try:  # a truncated/garbled file fails already in connect()'s PRAGMAs
@@ -85,7 +87,7 @@ class IndexReader:
         if self._verify is True:
             check_database(conn, self.db_path)
         elif self._verify:
-            check_database_size(self.db_path)
+            check_database_size(conn, self.db_path)
         self.manifest = manifest
         self.dimension = manifest.dimension
         conn.execute("BEGIN")

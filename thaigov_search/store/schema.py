@@ -113,24 +113,31 @@ def check_database(conn: sqlite3.Connection, db_path: Path) -> None:
         raise IndexCorruptError(f"{db_path} failed its integrity check ({row}). Rebuild the index with `thaigov-search index`.")
 
 
-def check_database_size(db_path: Path) -> None:
+def check_database_size(conn: sqlite3.Connection, db_path: Path) -> None:
     """The cheap part of :func:`check_database`, for a service that must answer within seconds: the
     file is as long as its header says (a truncated copy is the usual damage). ``quick_check`` reads
     every page (about 0.5 s per 340 MB here, so seconds at the full corpus); the service runs it
-    in the background (:meth:`IndexReader.verify_files`)."""
+    in the background (:meth:`IndexReader.verify_files`).
+
+    It never opens the file itself. Closing any descriptor of a file drops every POSIX lock the
+    process holds on it, SQLite's own included; a writer in another process (``thaigov-search
+    index`` beside ``serve``) then found itself alone at its close, reset the WAL under the
+    server's readers, and searches failed with SQLITE_IOERR_SHORT_READ ("disk I/O error":
+    scripts/reads_during_writes.py, 26 of 4,230 requests, 2026-12-03). The header's page count
+    comes from SQLite, the length from ``stat``; while the WAL holds frames the database may
+    legitimately be shorter than its page count, and the background ``quick_check`` judges it.
+    """
     try:
-        with open(db_path, "rb") as fh:
-            header = fh.read(100)
-            size = os.fstat(fh.fileno()).st_size
-    except OSError as exc:
+        size = os.stat(db_path).st_size
+        wal = db_path.with_name(db_path.name + "-wal")
+        wal_size = wal.stat().st_size if wal.exists() else 0
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    except (OSError, sqlite3.DatabaseError) as exc:
         raise IndexCorruptError(f"{db_path} cannot be read ({exc}). Rebuild the index with `thaigov-search index`.") from exc
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+    if size < 100:
         raise IndexCorruptError(f"{db_path} is damaged (no SQLite header). Rebuild the index with `thaigov-search index`.")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    valid = int.from_bytes(header[24:28], "big") == int.from_bytes(header[92:96], "big")  # SQLite's own rule
-    if valid and pages and size < pages * page_size:
+    if not wal_size and pages and size < pages * page_size:
         raise IndexCorruptError(f"{db_path} is damaged (truncated: {size} bytes of {pages * page_size}). "
                                 "Rebuild the index with `thaigov-search index`.")
 

@@ -25,6 +25,11 @@ class LexicalEngine(Protocol):
     def doc_freq(self, conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
         """Articles holding each term (terms found nowhere are left out)."""
 
+    def doc_count(self, conn: sqlite3.Connection) -> int:
+        """The articles :meth:`doc_freq` counts in: the N of the idf. The in-memory index still
+        counts articles deleted since it was loaded, so N is its own count, not the database's
+        (with the database's, a term could be in more articles than N: log of a negative number)."""
+
     def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters,
                min_score: float = 0.0) -> list[tuple[int, float]]:
         """Up to ``k`` live articles that pass ``filters`` and score at least ``min_score``, as

@@ -154,6 +154,10 @@ class LexicalIndex:
         self._synced_generation = None
 
     # ---------------------------------------------------------------------------- queries
+    def doc_count(self) -> int:
+        """Articles in the loaded parts, deleted ones included (they count in :meth:`doc_freq` too)."""
+        return sum(len(p.rowids) for p in self._parts)
+
     def doc_freq(self, terms: Iterable[str]) -> dict[str, int]:
         parts = self._parts
         out: dict[str, int] = {}
@@ -229,6 +233,9 @@ class MemoryEngine:
 
     def doc_freq(self, conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
         return self.index.doc_freq(terms)
+
+    def doc_count(self, conn: sqlite3.Connection) -> int:
+        return self.index.doc_count()
 
     def search(self, conn: sqlite3.Connection, terms: QueryTerms, k: int, filters: Filters,
                min_score: float = 0.0) -> list[tuple[int, float]]:

@@ -25,13 +25,18 @@ class QueryTerms:
     doc_freq: dict[str, int]
     n_docs: int
 
+    def _df(self, term: str) -> int:
+        """The term's document frequency, at most ``n_docs`` (a frequency read a moment after the
+        count, while a writer commits, may be higher; the idf stays defined)."""
+        return min(self.doc_freq.get(term, 0), self.n_docs)
+
     def idf(self, term: str) -> float:
-        df = self.doc_freq.get(term, 0)
+        df = self._df(term)
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
 
     def bm25_idf(self, term: str) -> float:
         """FTS5's BM25 idf (floored at 1e-6 as FTS5 does)."""
-        df = self.doc_freq.get(term, 0)
+        df = self._df(term)
         return max(1e-6, math.log((self.n_docs - df + 0.5) / (df + 0.5)))
 
     @property
