@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from thaigov_search.search.fusion import hybrid_ranking
+from thaigov_search.search.fusion import MAX_LEXICAL_WEIGHT, hybrid_ranking
 from thaigov_search.search.lexical.terms import QueryTerms
 from thaigov_search.search.query_dates import DateHint
 from thaigov_search.search.snippets import term_hits
@@ -42,7 +42,8 @@ class Candidates:
     evidence: float | None = None  # lexical evidence for the fusion weight (None: index-wide coverage)
     dates: dict[int, float] = field(default_factory=dict)  # rowid -> date fit (0..1) with date_hint
     date_weight: float = 0.0
-    matches: dict[int, float] = field(default_factory=dict)  # the lexical part of the result set (search.archive)
+    matches: dict[int, float] = field(default_factory=dict)
+    lexical_max: float = MAX_LEXICAL_WEIGHT  # BM25's largest share in hybrid (search.fusion.max_lexical_weight)  # the lexical part of the result set (search.archive)
 
 
 def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
@@ -52,4 +53,5 @@ def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
         return sorted(pool.dense.items(), key=lambda kv: (-kv[1], kv[0]))
     if mode == "lexical":
         return sorted(pool.lexical.items(), key=lambda kv: (-kv[1], kv[0]))
-    return hybrid_ranking(pool.dense, pool.lexical, pool.terms, pool.evidence, pool.dates, pool.date_weight)
+    return hybrid_ranking(pool.dense, pool.lexical, pool.terms, pool.evidence, pool.dates, pool.date_weight,
+                          pool.lexical_max)

@@ -1,7 +1,8 @@
 """Combining dense and lexical evidence into one document ranking.
 
 Each retriever's document scores are min-max normalised over its own candidates, then mixed with a
-lexical weight of ``0.5 x coverage x max(agreement, strong match)``:
+lexical weight of ``0.5 x coverage x max(agreement, strong match)`` (0.55 instead of 0.5 in an index
+that embeds only each article's lead passage: :data:`LEAD_MAX_LEXICAL_WEIGHT`):
 
 * coverage (``QueryTerms.coverage``): the share of the query's IDF mass whose words occur in the
   index at all. A Thai query whose words are all in the index gets a real BM25 vote, an English
@@ -30,6 +31,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 MAX_LEXICAL_WEIGHT = 0.5
+# With only each article's lead passage embedded (the large-corpus default) the dense side sees the
+# start of an article while BM25 sees all of it, so BM25 gets a slightly larger share. Measured on
+# 2026-12-03 (ranking_lab, default model, onnx-int8, lead indexes): Thai Wikipedia hybrid nDCG@10
+# 0.9427 at 0.5, below BM25 alone (0.9443), 0.9455 at 0.55, 0.9471 at 0.6; the news sets at 0.55:
+# newsdev Thai 0.876 -> 0.878 and English 0.680 -> 0.679 MRR@10, headline -> body 0.828 -> 0.829,
+# Thai paraphrases 0.674 -> 0.652 (32 queries); at 0.6 newsdev Thai falls to 0.869. With every passage
+# embedded 0.5 stays (tuned there on Wikipedia, issue #3).
+LEAD_MAX_LEXICAL_WEIGHT = 0.55
+LEAD_VECTORS_PER_ARTICLE = 1.5  # an index with at most this many vectors per article is a lead index
 # BM25's best document holding at least this share of the query's IDF mass keeps BM25's vote even
 # when the two retrievers' top lists disagree on language (lexical_evidence). Measured on the
 # headline -> body set with the adapted model (docs/quality.md): 0.6 lifts English headlines from
@@ -46,6 +56,11 @@ def normalise(scores: Mapping[int, float]) -> dict[int, float]:
     if hi - lo < 1e-12:
         return dict.fromkeys(scores, 1.0)
     return {key: (value - lo) / (hi - lo) for key, value in scores.items()}
+
+
+def max_lexical_weight(vectors_per_article: float) -> float:
+    """BM25's largest share for an index with this many embedded passages per article."""
+    return LEAD_MAX_LEXICAL_WEIGHT if vectors_per_article <= LEAD_VECTORS_PER_ARTICLE else MAX_LEXICAL_WEIGHT
 
 
 def lexical_weight(coverage: float, max_weight: float = MAX_LEXICAL_WEIGHT) -> float:
@@ -93,12 +108,13 @@ def lexical_evidence(coverage: float, agreement: float, top_match: float,
 
 def hybrid_ranking(dense: Mapping[int, float], lexical: Mapping[int, float], terms,
                    evidence: float | None = None, dates: Mapping[int, float] | None = None,
-                   date_weight: float = 0.0) -> list[tuple[int, float]]:
-    """The default hybrid (module doc): the lexical weight scales with ``evidence`` (coverage x
-    language agreement), or with the index-wide coverage alone when that is not given; ``dates``
-    (key -> date fit 0..1) adds a soft preference of ``date_weight``."""
+                   date_weight: float = 0.0, max_weight: float = MAX_LEXICAL_WEIGHT) -> list[tuple[int, float]]:
+    """The default hybrid (module doc): the lexical weight, at most ``max_weight``
+    (:func:`max_lexical_weight`), scales with ``evidence`` (coverage x language agreement), or with
+    the index-wide coverage alone when that is not given; ``dates`` (key -> date fit 0..1) adds a
+    soft preference of ``date_weight``."""
     coverage = terms.coverage if evidence is None else evidence
-    ranked = fuse(dense, lexical, lexical_weight(coverage))
+    ranked = fuse(dense, lexical, lexical_weight(coverage, max_weight))
     if dates and date_weight:
         ranked = sorted(((key, score + date_weight * dates.get(key, 0.0)) for key, score in ranked),
                         key=lambda kv: (-kv[1], kv[0]))

@@ -27,7 +27,7 @@ from thaigov_search.search.archive import (
 )
 from thaigov_search.search.calibration import LanguageStats, calibrate, language_stats
 from thaigov_search.search.candidates import Candidates, rank, snippet_passage
-from thaigov_search.search.fusion import language_agreement, lexical_evidence, top_keys
+from thaigov_search.search.fusion import language_agreement, lexical_evidence, max_lexical_weight, top_keys
 from thaigov_search.search.lexical import make_lexical_engine
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms
 from thaigov_search.search.query_dates import date_bonus, date_hint
@@ -212,6 +212,7 @@ class Searcher:
         (coverage x the larger of the language agreement of the two retrievers' top documents and
         how fully BM25's best document holds the query's words) and, when the query names
         a period, each candidate's date fit (search.fusion)."""
+        pool.lexical_max = max_lexical_weight(self.reader.index.ntotal / max(1, self._article_count(conn)))
         if self.settings.lexical_evidence == "language-agreement":
             dense_top, lexical_top = top_keys(pool.dense), top_keys(pool.lexical)
             languages = self._languages(conn, dict.fromkeys(dense_top + lexical_top, 0.0))
