@@ -177,7 +177,8 @@ def test_a_category_facet_click_filters_the_results(page, base_url: str) -> None
     categories = facet_links(page, "category")
     assert categories and all(c["count"] > 0 for c in categories) and not any(c["current"] for c in categories)
     answer = page.request.get(f"{base_url}/search", params={"q": "รัฐบาล", "facets": "category", "collapse": "true"}).json()
-    assert sum(f["count"] for f in answer["facets"]["category"]) == answer["total"] == before
+    # folded groups whose versions sit in two categories count in both (each count is what its click gives)
+    assert sum(f["count"] for f in answer["facets"]["category"]) >= answer["total"] == before
     # every category is listed but "no category" (not a filter one can choose)
     assert [c["value"] for c in categories] == [f["value"] for f in answer["facets"]["category"] if f["value"]]
     assert len(categories) > 10  # "รัฐบาล" finds releases from more sections than a facet list shows at first

@@ -16,10 +16,11 @@ The steps, in order (:func:`arrange`), each a pure function of the candidates an
    matches beyond the ranked candidates (BM25 order, score 0).
 3. **Order**: ``relevance`` (the above), ``date_desc`` / ``date_asc`` (the whole set by date,
    undated last, relevance breaking ties).
-4. **Collapse** (default on): of a group of near-duplicates (store.duplicates) only the first in
+4. **Collapse** (asked for with ``collapse=true``; the page and the widget do): of a group of near-duplicates (store.duplicates) only the first in
    that order is kept; it carries ``duplicates`` = how many of its group were folded into it.
-5. **Facets**: counts per category, year, month over the collapsed set, so they add up to ``total``
-   (minus undated releases for year and month).
+5. **Facets**: counts per category, year, month over the set, so that each count is what its filter
+   gives. They add up to ``total`` (minus undated releases for year and month), except that a
+   folded group whose versions differ in category (or year, month) counts under each of them.
 """
 
 from __future__ import annotations
@@ -123,26 +124,31 @@ def decay(ranked: Sequence[tuple[int, float]], facts: Facts, half_life: float) -
     return out
 
 
-def result_set(mode: str, dense: Mapping[int, float], matches: Mapping[int, float], margin: float) -> set[int]:
-    """The articles a query finds (module doc, step 2)."""
+def result_set(mode: str, dense: Mapping[int, float], matches: Mapping[int, float], margin: float,
+               dense_top: float | None = None, dense_scope: set[int] | None = None) -> set[int]:
+    """The articles a query finds (module doc, step 2). With a filter, ``dense_top`` and
+    ``dense_scope`` are the unfiltered query's best dense score and dense candidates: a filter then
+    keeps exactly its share of the unfiltered set (what its facet count said)."""
     members: set[int] = set()
     if mode != "dense":
         members.update(matches)
     if mode != "lexical" and dense:
-        top = max(dense.values())
-        members.update(rowid for rowid, score in dense.items() if score >= top - margin)
+        top = max(dense.values()) if dense_top is None else dense_top
+        members.update(rowid for rowid, score in dense.items()
+                       if score >= top - margin and (dense_scope is None or rowid in dense_scope))
     return members
 
 
 def arrange(ranked: Sequence[tuple[int, float]], mode: str, dense: Mapping[int, float], matches: Mapping[int, float],
-            options: ArrangeOptions, facts: Callable[[bool], Facts]) -> Listing:
+            options: ArrangeOptions, facts: Callable[[bool], Facts], dense_top: float | None = None,
+            dense_scope: set[int] | None = None) -> Listing:
     """Steps 1-5 of the module doc. ``facts(with_articles)`` gives the index facts (loaded lazily:
     a default search needs only the duplicate groups)."""
     needs_articles = options.sort != "relevance" or options.recency > 0 or bool(options.facets)
     known = facts(needs_articles) if (needs_articles or options.collapse) else None
     if options.recency > 0 and known is not None:
         ranked = decay(ranked, known, options.recency)
-    members = result_set(mode, dense, matches, options.dense_margin)
+    members = result_set(mode, dense, matches, options.dense_margin, dense_top, dense_scope)
     items = [(rowid, score) for rowid, score in ranked if rowid in members]
     shown = {rowid for rowid, _ in items}
     extra = sorted(((rowid, bm25) for rowid, bm25 in matches.items() if rowid in members and rowid not in shown),
@@ -155,6 +161,7 @@ def arrange(ranked: Sequence[tuple[int, float]], mode: str, dense: Mapping[int, 
                                    -known.day_of(kv[0]) if newest_first else known.day_of(kv[0]),
                                    position[kv[0]]))
     folded: dict[int, int] = {}
+    folded_into: dict[int, list[int]] = {}
     if options.collapse and known is not None and known.group:
         kept, first_of = [], {}
         for rowid, score in items:
@@ -163,36 +170,58 @@ def arrange(ranked: Sequence[tuple[int, float]], mode: str, dense: Mapping[int, 
                 kept.append((rowid, score))
             elif root in first_of:
                 folded[first_of[root]] = folded.get(first_of[root], 0) + 1
+                folded_into.setdefault(first_of[root], []).append(rowid)
             else:
                 first_of[root] = rowid
                 kept.append((rowid, score))
         items = kept
-    return Listing(items, folded, facet_counts(items, known, options.facets) if options.facets else {})
+    return Listing(items, folded, facet_counts(items, known, options.facets, folded_into) if options.facets else {})
 
 
-def facet_counts(items: Sequence[tuple[int, float]], facts: Facts | None, names: Sequence[str]) -> dict[str, list[dict]]:
-    """Counts per category (largest first, then name), year and month (oldest first) over ``items``."""
+def facet_counts(items: Sequence[tuple[int, float]], facts: Facts | None, names: Sequence[str],
+                 folded_into: Mapping[int, Sequence[int]] | None = None) -> dict[str, list[dict]]:
+    """Counts per category (largest first, then name), year and month (oldest first) over ``items``.
+
+    ``folded_into`` (shown rowid -> the versions folded into it): a folded group counts once under
+    each value any of its versions has, because filtering by that value shows the version that has
+    it. So a count is always what its filter gives; with versions in two categories the category
+    counts then add up to more than ``total``."""
     if facts is None or not names:
         return {}
-    rowids = np.array([rowid for rowid, _ in items], dtype=np.int64)
-    rowids = rowids[rowids < len(facts.day)]
+    folded_into = folded_into or {}
+    rowid_list, group_list = [], []
+    for group, (rowid, _) in enumerate(items):
+        for member in (rowid, *folded_into.get(rowid, ())):
+            rowid_list.append(member)
+            group_list.append(group)
+    rowids, groups = np.array(rowid_list, dtype=np.int64), np.array(group_list, dtype=np.int64)
+    known = rowids < len(facts.day)
+    rowids, groups = rowids[known], groups[known]
     out: dict[str, list[dict]] = {}
     if "category" in names:
         codes = facts.category[rowids]
-        counts = np.bincount(codes[codes >= 0], minlength=len(facts.category_names))
-        pairs = [(facts.category_names[i], int(counts[i])) for i in np.flatnonzero(counts)]
+        values, counts = once_per_group(groups[codes >= 0], codes[codes >= 0])
+        pairs = [(facts.category_names[int(v)], int(n)) for v, n in zip(values, counts, strict=True)]
         out["category"] = [{"value": v, "count": n} for v, n in sorted(pairs, key=lambda p: (-p[1], p[0]))]
-    years = facts.year[rowids]
+    years = facts.year[rowids].astype(np.int64)
     dated = years > 0
     if "year" in names:
-        values, counts = np.unique(years[dated], return_counts=True)
+        values, counts = once_per_group(groups[dated], years[dated])
         out["year"] = [{"value": str(int(v)), "count": int(n)} for v, n in zip(values, counts, strict=True)]
     if "month" in names:
-        keys = years[dated].astype(np.int32) * 100 + facts.month[rowids][dated]
-        values, counts = np.unique(keys, return_counts=True)
+        keys = years[dated] * 100 + facts.month[rowids][dated]
+        values, counts = once_per_group(groups[dated], keys)
         out["month"] = [{"value": f"{int(v) // 100:04d}-{int(v) % 100:02d}", "count": int(n)}
                         for v, n in zip(values, counts, strict=True)]
     return out
+
+
+def once_per_group(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value with the number of distinct groups that have it."""
+    if not len(values):
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    pairs = np.unique(np.stack([groups, values.astype(np.int64)]), axis=1)
+    return np.unique(pairs[1], return_counts=True)
 
 
 def lexical_floor(ideal_bm25: float, share: float) -> float:

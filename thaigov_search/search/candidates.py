@@ -43,6 +43,8 @@ class Candidates:
     dates: dict[int, float] = field(default_factory=dict)  # rowid -> date fit (0..1) with date_hint
     date_weight: float = 0.0
     matches: dict[int, float] = field(default_factory=dict)
+    dense_top: float | None = None  # with a filter: the best dense score of the unfiltered query (search.archive)
+    dense_scope: set[int] | None = None  # with a filter: the unfiltered query's dense candidates
     lexical_max: float = MAX_LEXICAL_WEIGHT  # BM25's largest share in hybrid (search.fusion.max_lexical_weight)  # the lexical part of the result set (search.archive)
 
 

@@ -141,7 +141,7 @@ class Searcher:
     def arrange(self, conn, pool: Candidates, mode: str, options: ArrangeOptions):
         """The ranking of ``pool`` arranged by ``options`` (search.archive); what eval scores too."""
         return arrange(rank(pool, mode), mode, pool.dense, pool.matches, options,
-                       lambda with_articles: self.facts(conn, with_articles))
+                       lambda with_articles: self.facts(conn, with_articles), pool.dense_top, pool.dense_scope)
 
     def _did_you_mean(self, conn, query: str, pool: Candidates, mode: str, filters: Filters) -> str | None:
         """A corrected query (search.spelling) when it matches well (BM25 >= CORRECTION_SHARE of its
@@ -180,25 +180,22 @@ class Searcher:
             if vector is None:
                 vector = self._embed(query)
             fetch = wanted * self._passages_per_doc(self._article_count(conn))
-            stats = self._language_stats(conn)
-            if stats is None:
-                dense_docs, best_pid = self._aggregate(conn, self.reader.dense_search(vector, fetch, allowed))
-            else:  # each language brings its own best passages, merged on calibrated scores
-                hits = []
-                for pids in stats.pids.values():
-                    chosen = pids if allowed is None else np.intersect1d(pids, allowed, assume_unique=True)
-                    if len(chosen):
-                        hits += self.reader.dense_search(vector, fetch, chosen)
-                hits.sort(key=lambda h: (-h.score, h.pid))
-                dense_docs, best_pid = self._aggregate(conn, hits)
-                dense_docs = calibrate(dense_docs, self._languages(conn, dense_docs), stats.offsets(vector))
+            dense_docs, best_pid = self._dense(conn, vector, fetch, allowed)
         lexical_docs = dict(self.lexical.search(conn, terms, wanted, filters)) if lexical else {}
         pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query))
+        # A filter narrows the query's result set (search.archive) and nothing else, so it gives exactly
+        # the releases its facet count promised: the dense part is taken from the unfiltered candidates,
+        # measured against their best (with the filter's own best as the reference and candidates from
+        # inside the filter, a narrow category let in weaker matches: 2 results behind a count of 1).
+        if dense and filters.active:
+            unfiltered = self._dense(conn, vector, fetch, None)[0]
+            pool.dense_top, pool.dense_scope = max(unfiltered.values(), default=None), set(unfiltered)
         if lexical:  # the lexical part of the result set: every article that matches well enough (search.archive)
             # relative to what this index can give the query: the ideal BM25, or the best match when
             # no article comes near it (English words in Thai text: the share of the ideal cut 0.37 ->
             # 0.24 MRR@10 from lexical mode on English Wikipedia questions)
-            best = max(lexical_docs.values(), default=0.0)
+            reference = lexical_docs if not filters.active else dict(self.lexical.search(conn, terms, 1, Filters()))
+            best = max(reference.values(), default=0.0)
             reach = min(terms.ideal_bm25, best) if best > 0 else terms.ideal_bm25
             floor = lexical_floor(reach, self.settings.lexical_match_share)
             if floor < float("inf"):
@@ -206,6 +203,21 @@ class Searcher:
         if dense and lexical:
             self._hybrid_evidence(conn, pool)
         return pool
+
+    def _dense(self, conn, vector: np.ndarray, fetch: int, allowed) -> tuple[dict[int, float], dict[int, int]]:
+        """Article scores (best passage; calibrated across languages when the index has several) and
+        each article's best passage, from the ``fetch`` nearest passages among ``allowed`` (None: all)."""
+        stats = self._language_stats(conn)
+        if stats is None:
+            return self._aggregate(conn, self.reader.dense_search(vector, fetch, allowed))
+        hits = []  # each language brings its own best passages, merged on calibrated scores
+        for pids in stats.pids.values():
+            chosen = pids if allowed is None else np.intersect1d(pids, allowed, assume_unique=True)
+            if len(chosen):
+                hits += self.reader.dense_search(vector, fetch, chosen)
+        hits.sort(key=lambda h: (-h.score, h.pid))
+        docs, best_pid = self._aggregate(conn, hits)
+        return calibrate(docs, self._languages(conn, docs), stats.offsets(vector)), best_pid
 
     def _hybrid_evidence(self, conn, pool: Candidates) -> None:
         """What the fusion needs besides the scores: the lexical evidence that can point at the answer
