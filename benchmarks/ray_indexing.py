@@ -41,7 +41,7 @@ if str(REPO) not in sys.path:
 
 from thaigov_search.core.settings import Settings  # noqa: E402
 from thaigov_search.embedding.embedder import Embedder, quiet_libraries  # noqa: E402
-from thaigov_search.indexing.pipeline import run_index  # noqa: E402
+from thaigov_search.indexing.run import run_index  # noqa: E402
 
 DEFAULT_INPUT = REPO.parent / "shared" / "data" / "thaigov-news-10k.jsonl.xz"
 

@@ -317,7 +317,7 @@ def run(
     """Kill the indexer ``kills`` times, checking the index after each kill; then finish and check it."""
     from thaigov_search.core.settings import Settings
     from thaigov_search.embedding.embedder import Embedder
-    from thaigov_search.indexing.pipeline import run_index
+    from thaigov_search.indexing.run import run_index
     from thaigov_search.search.searcher import Searcher
 
     rng = random.Random(seed)

@@ -42,7 +42,7 @@ def embedder(settings: Settings):
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory, settings: Settings, embedder) -> Path:
     """An index of the real sample articles, built once per test session. Treat it as read-only."""
-    from thaigov_search.indexing.pipeline import run_index
+    from thaigov_search.indexing.run import run_index
 
     index_dir = tmp_path_factory.mktemp("sample-index")
     report = run_index([SAMPLE], index_dir, settings, progress=False, embedder=embedder)

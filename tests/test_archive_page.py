@@ -49,7 +49,7 @@ CABINET_QUERY = "นายกฯ ยืนยันยังไม่ปรั�
 @pytest.fixture(scope="module")
 def archive_index(sample_index: Path, settings: Settings, embedder, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample index plus the releases published twice (indexed incrementally into a copy)."""
-    from thaigov_search.indexing.pipeline import run_index
+    from thaigov_search.indexing.run import run_index
 
     index_dir = tmp_path_factory.mktemp("archive") / "index"
     shutil.copytree(sample_index, index_dir)

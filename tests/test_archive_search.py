@@ -38,7 +38,7 @@ def lead_settings(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="module")
 def archive_index(tmp_path_factory: pytest.TempPathFactory, lead_settings: Settings, embedder) -> Path:
-    from thaigov_search.indexing.pipeline import run_index
+    from thaigov_search.indexing.run import run_index
 
     index_dir = tmp_path_factory.mktemp("archive-index")
     report = run_index([ARCHIVE], index_dir, lead_settings, progress=False, embedder=embedder)
@@ -87,7 +87,7 @@ def test_results_fold_versions_into_one_when_asked_and_show_both_by_default(arch
 
 def test_deleting_and_re_adding_a_version_keeps_the_groups_right(archive_index: Path, tmp_path: Path,
                                                                lead_settings: Settings, embedder) -> None:
-    from thaigov_search.indexing.pipeline import run_index
+    from thaigov_search.indexing.run import run_index
 
     index_dir = tmp_path / "index"
     shutil.copytree(archive_index, index_dir)
@@ -100,7 +100,7 @@ def test_deleting_and_re_adding_a_version_keeps_the_groups_right(archive_index: 
 
 def test_an_index_from_before_the_duplicate_tables_gets_them_on_the_next_index_run(
         archive_index: Path, tmp_path: Path, lead_settings: Settings, embedder) -> None:
-    from thaigov_search.indexing.pipeline import run_index
+    from thaigov_search.indexing.run import run_index
 
     index_dir = tmp_path / "old-index"
     shutil.copytree(archive_index, index_dir)

@@ -33,7 +33,8 @@ from tests.conftest import SAMPLE
 from tests.test_reliability import script
 from thaigov_search.cli import main
 from thaigov_search.core.settings import Settings
-from thaigov_search.indexing.pipeline import Indexer, IndexReport, run_index
+from thaigov_search.indexing.pipeline import Indexer, IndexReport
+from thaigov_search.indexing.run import run_index
 from thaigov_search.indexing.sources import ReadStats, iter_records
 from thaigov_search.store.schema import DB_NAME
 

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import FIXTURES, SAMPLE
 from thaigov_search.cli import main
 from thaigov_search.core.filters import Filters
-from thaigov_search.indexing.pipeline import run_index
+from thaigov_search.indexing.run import run_index
 from thaigov_search.search.searcher import Searcher
 from thaigov_search.store.manifest import Manifest
 from thaigov_search.store.schema import IndexCorruptError, IndexNotFoundError, ModelMismatchError

@@ -28,7 +28,7 @@ from tests.test_api import NEW_ARTICLE, running
 from tests.test_backup_switch import run_cli
 from thaigov_search.api.app import create_app
 from thaigov_search.core.settings import Settings
-from thaigov_search.indexing.pipeline import run_index
+from thaigov_search.indexing.run import run_index
 from thaigov_search.search.searcher import Searcher
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]

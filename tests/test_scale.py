@@ -25,7 +25,8 @@ from thaigov_search.core.cpu import available_cores, quota_cores
 from thaigov_search.core.filters import Filters
 from thaigov_search.core.settings import Settings
 from thaigov_search.indexing.chunking import chunk_article
-from thaigov_search.indexing.pipeline import Indexer, run_index
+from thaigov_search.indexing.pipeline import Indexer
+from thaigov_search.indexing.run import run_index
 from thaigov_search.search.lexical.fts5 import Fts5Engine
 from thaigov_search.search.lexical.memory import MemoryEngine
 from thaigov_search.search.lexical.terms import query_terms

@@ -106,7 +106,7 @@ def print_report(result: dict, as_json: bool, summary: str) -> None:
 def bench_indexing(args: argparse.Namespace) -> dict:
     """Run the real indexer on the input into a throw-away index; the model loads before the clock starts."""
     from thaigov_search.embedding.embedder import Embedder
-    from thaigov_search.indexing.pipeline import run_index
+    from thaigov_search.indexing.run import run_index
 
     for raw in args.input:
         if not Path(raw).exists():

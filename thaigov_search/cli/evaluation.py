@@ -108,7 +108,8 @@ def index_corpus(data: BeirSet, index_dir: Path, settings: Settings, embedder=No
     from tqdm import tqdm
 
     from thaigov_search.indexing.parsing import EmptyArticleError, article_from_fields
-    from thaigov_search.indexing.pipeline import Indexer, IndexReport, run_index
+    from thaigov_search.indexing.pipeline import Indexer, IndexReport
+    from thaigov_search.indexing.run import run_index
 
     if data.corpus_input is not None:
         return run_index([data.corpus_input], index_dir, settings, progress=progress, embedder=embedder), embedder

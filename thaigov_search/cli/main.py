@@ -18,7 +18,7 @@ logger = logging.getLogger("thaigov_search")
 
 # --------------------------------------------------------------------------------- commands
 def cmd_index(args: argparse.Namespace) -> int:
-    from thaigov_search.indexing.pipeline import run_index
+    from thaigov_search.indexing.run import run_index
 
     if not args.input and not args.delete:
         raise UsageError("Nothing to do: give --input PATH ... and/or --delete ID ...")

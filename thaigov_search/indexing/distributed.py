@@ -4,7 +4,7 @@ Ray workers parse, chunk, BM25-tokenise and embed; this process (the Ray *driver
 one writer. Every guarantee of the single-machine run therefore holds unchanged, because the
 writing is the same code in the same process:
 
-* the driver holds ``.writer.lock`` for the whole run (:func:`pipeline.run_index`);
+* the driver holds ``.writer.lock`` for the whole run (:func:`run.run_index`);
 * it reads the records, looks up the stored content hashes of each batch's ids (one indexed query)
   and sends the batch *with* those hashes to a worker, so a worker skips unchanged articles without
   seeing the index (a rerun after a crash embeds nothing already committed);
@@ -265,7 +265,7 @@ def add_worker_report(report: IndexReport, part: IndexReport) -> None:
 
 def index_on_ray(indexer: Indexer, records: Iterable[RawRecord], report: IndexReport, address: str,
                  total: int | None = None, progress: bool = True) -> IndexReport:
-    """The Ray half of :func:`pipeline.run_index`: connect, start the workers, index, let go of the cluster."""
+    """The Ray half of :func:`run.run_index`: connect, start the workers, index, let go of the cluster."""
     ray = require_ray()
     started = connect(address, indexer.settings)
     try:

@@ -37,7 +37,8 @@ scale ``d`` plus 16 bytes; byte ``j`` holds weight ``j`` (low nibble) and weight
 
 The package, by step: :mod:`.image` reads the E5S1 image, :mod:`.weights` writes the safetensors
 weights and the BERT config, :mod:`.tokenizer` rebuilds the tokenizer, :mod:`.folder` writes and
-verifies the whole folder, :mod:`.build` builds it once (locked, atomic, cached by a marker).
+verifies the whole folder, :mod:`.build` builds it once (locked, atomic, cached by a marker), :mod:`.adapted` merges the
+government-news adapter into it, :mod:`.resolve` maps a model name to its folder.
 """
 
 from thaigov_search.embedding.default_model.build import (
@@ -45,7 +46,7 @@ from thaigov_search.embedding.default_model.build import (
     DEFAULT_MODEL_DIRNAME,
     build_default_model,
     default_model_dir,
-    resolve_model,
 )
+from thaigov_search.embedding.default_model.resolve import resolve_model
 
 __all__ = ["BUILD_MARKER", "DEFAULT_MODEL_DIRNAME", "build_default_model", "default_model_dir", "resolve_model"]

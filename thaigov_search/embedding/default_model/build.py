@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thaigov_search.core.files import build_once, sha256_file
-from thaigov_search.core.models import ADAPTED_MODEL_NAME, BASE_MODEL_NAME, canonical_model
 from thaigov_search.embedding.default_model.folder import verify_folder, write_model_folder
 from thaigov_search.embedding.default_model.image import E5Image
 
@@ -42,23 +41,6 @@ _REQUIRED_FILES = (
 def default_model_dir(home: Path) -> Path:
     """Where the default model lives inside a thaigov-search home directory."""
     return Path(home) / "models" / DEFAULT_MODEL_DIRNAME
-
-
-def resolve_model(spec: str, home: Path) -> str:
-    """Map a model spec to something ``SentenceTransformer()`` can load.
-
-    The embedded names (core.models): ``e5-small`` is the offline-built e5 folder,
-    ``thaigov-e5-small`` (alias ``default``) the same with the government-news adapter merged in;
-    both are built on first use. Anything else (a hub id or a local path) is passed through untouched.
-    """
-    name = canonical_model(spec)
-    if name == BASE_MODEL_NAME:
-        return str(build_default_model(home))
-    if name == ADAPTED_MODEL_NAME:
-        from thaigov_search.embedding.default_model.adapted import build_adapted_model
-
-        return str(build_adapted_model(home))
-    return spec
 
 
 def build_default_model(home: Path, force: bool = False) -> Path:
