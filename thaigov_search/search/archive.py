@@ -11,7 +11,7 @@ The steps, in order (:func:`arrange`), each a pure function of the candidates an
    lexically, BM25 at least ``lexical_match_share`` (0.3) of the query's ideal BM25 (every query
    word once in a body of average length; the whole index is searched for them, up to
    :data:`RESULT_SET_MAX`), plus the dense candidates whose calibrated cosine is within
-   ``dense_margin`` (0.08) of the best one's. ``lexical`` mode uses the first part only, ``dense``
+   ``dense_margin`` (0.12) of the best one's. ``lexical`` mode uses the first part only, ``dense``
    the second. The page shows the fused ranking restricted to the set, then the set's lexical
    matches beyond the ranked candidates (BM25 order, score 0).
 3. **Order**: ``relevance`` (the above), ``date_desc`` / ``date_asc`` (the whole set by date,
@@ -47,7 +47,7 @@ class ArrangeOptions:
     collapse: bool = False
     facets: tuple[str, ...] = ()
     lexical_match_share: float = 0.3
-    dense_margin: float = 0.08
+    dense_margin: float = 0.12
 
 
 @dataclass
