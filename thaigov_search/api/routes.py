@@ -110,7 +110,7 @@ def archive_params(
         "Comma list of category, year, month: counts over the whole result set."), examples=["category,year"])] = None,
     collapse: Annotated[bool | None, Query(description="Fold near-duplicate versions of a release into one result "
                                            "(its `duplicates` says how many); default: the server's "
-                                           "THAIGOV_SEARCH_COLLAPSE_DUPLICATES, off.")] = None,
+                                           "THAIGOV_SEARCH_COLLAPSE_DUPLICATES, true.")] = None,
 ) -> dict:
     return {"sort": sort, "recency": recency, "facets": parse_facets(facets), "collapse": collapse}
 

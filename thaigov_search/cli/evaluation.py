@@ -308,7 +308,7 @@ def register(subparsers) -> None:
     p.add_argument("--recency", type=float, metavar="DAYS",
                    help="recency half-life in days (0 = off; default $THAIGOV_SEARCH_RECENCY_HALF_LIFE_DAYS)")
     p.add_argument("--collapse", action=argparse.BooleanOptionalAction, default=None,
-                   help="fold near-duplicate versions as /search?collapse=true does (default: the setting, off)")
+                   help="fold near-duplicate versions as /search does (default: the setting, on; --no-collapse keeps every version)")
     p.add_argument("--raw", action="store_true",
                    help="score the fused ranking itself (no result-set cut, no recency, nothing folded: before issue #14)")
     p.add_argument("--runs", metavar="FILE", help="also write every query's ranked ids (top 100) per mode as JSON")

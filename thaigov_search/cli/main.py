@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recency half-life in days, applied after fusion (0 = off; default: the setting, 0)")
     p.add_argument("--facets", metavar="LIST", help=f"comma list of {', '.join(FACETS)}: counts over the whole result set")
     p.add_argument("--collapse", action=argparse.BooleanOptionalAction, default=None,
-                   help="fold near-duplicate versions into one result (default: the setting, off)")
+                   help="fold near-duplicate versions into one result (default: the setting, on; --no-collapse shows every version)")
     p.add_argument("--model")
     p.add_argument("--json", action="store_true")
 

@@ -16,7 +16,7 @@ The steps, in order (:func:`arrange`), each a pure function of the candidates an
    matches beyond the ranked candidates (BM25 order, score 0).
 3. **Order**: ``relevance`` (the above), ``date_desc`` / ``date_asc`` (the whole set by date,
    undated last, relevance breaking ties).
-4. **Collapse** (asked for with ``collapse=true``; the page and the widget do): of a group of near-duplicates (store.duplicates) only the first in
+4. **Collapse** (default on; ``collapse=false`` shows every version): of a group of near-duplicates (store.duplicates) only the first in
    that order is kept; it carries ``duplicates`` = how many of its group were folded into it.
 5. **Facets**: counts per category, year, month over the set, so that each count is what its filter
    gives. They add up to ``total`` (minus undated releases for year and month), except that a
@@ -44,7 +44,7 @@ RESULT_SET_MAX = 10_000
 class ArrangeOptions:
     sort: str = "relevance"
     recency: float = 0.0  # half-life in days; 0 = off
-    collapse: bool = False
+    collapse: bool = True
     facets: tuple[str, ...] = ()
     lexical_match_share: float = 0.3
     dense_margin: float = 0.12
