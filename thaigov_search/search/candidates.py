@@ -12,19 +12,6 @@ from dataclasses import dataclass, field
 from thaigov_search.search.fusion import MAX_LEXICAL_WEIGHT, hybrid_ranking
 from thaigov_search.search.lexical.terms import QueryTerms
 from thaigov_search.search.query_dates import DateHint
-from thaigov_search.search.snippets import term_hits
-
-
-def snippet_passage(passages: list[tuple[int, str]], terms: set[str], best_pid: int | None) -> str:
-    """The passage to show: the best dense passage, unless it lacks every query term and another has some."""
-    if not passages:
-        return ""
-    chosen = next((t for p, t in passages if p == best_pid), None)
-    if chosen is None or (terms and term_hits(chosen, terms) == 0):
-        best_lexical = max((term_hits(t, terms), -i, t) for i, (_, t) in enumerate(passages))
-        if chosen is None or best_lexical[0] > 0:
-            chosen = best_lexical[2]
-    return chosen
 
 
 @dataclass
@@ -42,10 +29,10 @@ class Candidates:
     evidence: float | None = None  # lexical evidence for the fusion weight (None: index-wide coverage)
     dates: dict[int, float] = field(default_factory=dict)  # rowid -> date fit (0..1) with date_hint
     date_weight: float = 0.0
-    matches: dict[int, float] = field(default_factory=dict)
+    matches: dict[int, float] = field(default_factory=dict)  # the lexical part of the result set (search.archive)
     dense_top: float | None = None  # with a filter: the best dense score of the unfiltered query (search.archive)
     dense_scope: set[int] | None = None  # with a filter: the unfiltered query's dense candidates
-    lexical_max: float = MAX_LEXICAL_WEIGHT  # BM25's largest share in hybrid (search.fusion.max_lexical_weight)  # the lexical part of the result set (search.archive)
+    lexical_max: float = MAX_LEXICAL_WEIGHT  # BM25's largest share in hybrid (search.fusion.max_lexical_weight)
 
 
 def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:

@@ -26,14 +26,14 @@ from thaigov_search.search.archive import (
     lexical_floor,
 )
 from thaigov_search.search.calibration import LanguageStats, calibrate, language_stats
-from thaigov_search.search.candidates import Candidates, rank, snippet_passage
+from thaigov_search.search.candidates import Candidates, rank
 from thaigov_search.search.fusion import language_agreement, lexical_evidence, max_lexical_weight, top_keys
 from thaigov_search.search.lexical import make_lexical_engine
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms
 from thaigov_search.search.query_dates import date_bonus, date_hint
 from thaigov_search.search.query_vectors import QueryVectors
 from thaigov_search.search.results import SearchResponse, SearchResult, Suggestion, SuggestResponse
-from thaigov_search.search.snippets import make_snippet
+from thaigov_search.search.snippets import make_snippet, snippet_passage
 from thaigov_search.search.spelling import Speller
 from thaigov_search.search.suggest import SuggestionCache
 from thaigov_search.store import queries
@@ -179,7 +179,7 @@ class Searcher:
             allowed = queries.embedded_pids_matching(conn, filters) if filters.active else None
             if vector is None:
                 vector = self._embed(query)
-            fetch = wanted * self._passages_per_doc(self._article_count(conn))
+            fetch = wanted * self._passages_per_doc(conn)
             dense_docs, best_pid = self._dense(conn, vector, fetch, allowed)
         lexical_docs = dict(self.lexical.search(conn, terms, wanted, filters)) if lexical else {}
         pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query))
@@ -224,7 +224,7 @@ class Searcher:
         (coverage x the larger of the language agreement of the two retrievers' top documents and
         how fully BM25's best document holds the query's words) and, when the query names
         a period, each candidate's date fit (search.fusion)."""
-        pool.lexical_max = max_lexical_weight(self.reader.index.ntotal / max(1, self._article_count(conn)))
+        pool.lexical_max = max_lexical_weight(self._vectors_per_article(conn))
         if self.settings.lexical_evidence == "language-agreement":
             dense_top, lexical_top = top_keys(pool.dense), top_keys(pool.lexical)
             languages = self._languages(conn, dict.fromkeys(dense_top + lexical_top, 0.0))
@@ -270,11 +270,14 @@ class Searcher:
             self._count_cache = cached
         return cached[1]
 
-    def _passages_per_doc(self, n_articles: int) -> int:
+    def _vectors_per_article(self, conn) -> float:
+        """Embedded passages per article: about 1 in a lead-only index."""
+        return self.reader.index.ntotal / max(1, self._article_count(conn))
+
+    def _passages_per_doc(self, conn) -> int:
         """Dense hits to fetch per wanted article: one more than the index's vectors per article
         (2 when only lead passages are embedded), at most PASSAGES_PER_DOC."""
-        per_article = self.reader.index.ntotal / max(1, n_articles)
-        return min(PASSAGES_PER_DOC, math.ceil(per_article) + 1)
+        return min(PASSAGES_PER_DOC, math.ceil(self._vectors_per_article(conn)) + 1)
 
     def _aggregate(self, conn, hits) -> tuple[dict[int, float], dict[int, int]]:
         if not hits:

@@ -57,3 +57,15 @@ def make_snippet(text: str, terms: set[str], max_chars: int = SNIPPET_CHARS) -> 
     prefix = "… " if start > 0 or lo > 0 else ""
     suffix = " …" if end < len(words) or hi < len(normalized) else ""
     return prefix + "".join(out).strip() + suffix
+
+
+def snippet_passage(passages: list[tuple[int, str]], terms: set[str], best_pid: int | None) -> str:
+    """The passage to show: the best dense passage, unless it lacks every query term and another has some."""
+    if not passages:
+        return ""
+    chosen = next((t for p, t in passages if p == best_pid), None)
+    if chosen is None or (terms and term_hits(chosen, terms) == 0):
+        best_lexical = max((term_hits(t, terms), -i, t) for i, (_, t) in enumerate(passages))
+        if chosen is None or best_lexical[0] > 0:
+            chosen = best_lexical[2]
+    return chosen
