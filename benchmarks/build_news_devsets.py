@@ -22,6 +22,15 @@ the hand-written queries, which live in ``benchmarks/devsets/``):
     ``benchmarks/devsets/news-paraphrase.jsonl`` (hand-written Thai and English paraphrases, see its
     README) as queries.jsonl + qrels.tsv; the corpus is the plain 10k subset.
 
+``twin-headline/`` (with ``--twins``: English <-> Thai twins mined from the full corpus by
+``scripts/mine_twins.py``, e5-small at its checked threshold)
+    query = the headline of a twin release in the 10k subset (not a dev-set target), relevant = its
+    twin in the other language. ``extra.jsonl.gz`` holds the twins from outside the subset (parsed
+    from ``--full-corpus``): index them into a copy of the 10k index. ``own.txt`` lists the queries'
+    own releases: with them in the index the set measures what the twin link adds (the own release
+    is found first, the twin should follow: MRR 0.5 at best); with them deleted
+    (``index --delete $(cat own.txt)``) it measures the bridge between the languages alone.
+
 Releases eligible as targets: a title of 4-40 words (newmm) that no other release of the subset
 shares, a body of 400+ characters, a date, and not a schedule/synopsis page (titles such as
 สรุปข่าวการประชุมคณะรัฐมนตรี, Cabinet Meeting Synopsis, กำหนดการ..., ภารกิจ...). Sampled with
@@ -162,6 +171,39 @@ def build_paraphrase(articles: dict, excluded: set[str], out: Path) -> dict:
             "en": sum(r["lang"] == "en" for r in rows), "releases": len({r["target"] for r in rows})}
 
 
+def build_twin_headline(articles: dict, excluded: set[str], twins_file: Path, full_corpus: Path, out: Path) -> dict:
+    from thaigov_search.indexing.parsing import parse_record
+    from thaigov_search.indexing.sources import ReadStats, iter_records
+
+    twins = [json.loads(line) for line in twins_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows, outside = [], set()
+    for t in sorted(twins, key=lambda t: t["en_id"]):
+        en_in, th_in = t["en_id"] in articles, t["th_id"] in articles
+        if not (en_in or th_in) or {t["en_id"], t["th_id"]} & excluded:
+            continue
+        own, target = (t["en_id"], t["th_id"]) if en_in else (t["th_id"], t["en_id"])
+        if not th_in or not en_in:
+            outside.add(target)
+        rows.append({"_id": f"{own}-twin", "lang": "en" if own == t["en_id"] else "th", "target": target, "own": own})
+    extra = {}
+    for rec in iter_records([full_corpus], ReadStats()):
+        if rec.id in outside:
+            extra[rec.id] = parse_record(rec)
+    for row in rows:
+        row["text"] = articles[row["own"]].title
+        row["target_lang"] = "th" if row["lang"] == "en" else "en"
+    folder = out / "twin-headline"
+    write_beir_queries(folder, rows)
+    (folder / "own.txt").write_text("\n".join(r["own"] for r in rows) + "\n", encoding="utf-8")
+    with gzip.open(folder / "extra.jsonl.gz", "wt", encoding="utf-8") as fh:
+        for doc_id, a in sorted(extra.items()):
+            fh.write(json.dumps({"id": doc_id, "title": a.title, "body": a.body, "date": a.date or "",
+                                 "category": a.category, "url": a.url, "language": a.language},
+                                ensure_ascii=False) + "\n")
+    return {"queries": len(rows), "en": sum(r["lang"] == "en" for r in rows),
+            "th": sum(r["lang"] == "th" for r in rows), "extra_releases": len(extra)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path("../shared/data/thaigov-news-10k.jsonl.xz"))
@@ -172,6 +214,8 @@ def main() -> None:
     parser.add_argument("--english", type=int, default=100)
     parser.add_argument("--show-pool", type=int, default=0, metavar="N",
                         help="print N eligible releases not used by headline-body (to write paraphrases from)")
+    parser.add_argument("--twins", type=Path, help="twins JSONL of the full corpus (scripts/mine_twins.py)")
+    parser.add_argument("--full-corpus", type=Path, default=Path("../shared/data/thaigov-news.jsonl.xz"))
     args = parser.parse_args()
     excluded = {line.split()[1] for line in args.dev.read_text(encoding="utf-8").splitlines()[1:] if line.strip()}
     articles = load_articles(args.corpus)
@@ -189,6 +233,8 @@ def main() -> None:
                               "body": a.body[:900]}, ensure_ascii=False))
     if PARAPHRASES.exists():
         summary["paraphrase"] = build_paraphrase(articles, excluded, args.out)
+    if args.twins:
+        summary["twin-headline"] = build_twin_headline(articles, excluded, args.twins, args.full_corpus, args.out)
     (args.out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps(summary, ensure_ascii=False))
 

@@ -21,7 +21,7 @@ from thaigov_search.search.searcher import Searcher
 EGOV_FORUM = "tg012535"  # "eGovernment Forum 2018", 29 August 2018
 PORTAL = "http://portal.example.go.th"
 API_KEY = "test-key-7f3a9c2e"
-RESULT_KEYS = {"id", "title", "date", "category", "url", "score", "snippet", "duplicates"}
+RESULT_KEYS = {"id", "title", "date", "category", "url", "score", "snippet", "duplicates", "twin"}
 NEW_ARTICLE = {
     "id": "moi-test-0001",
     "title": "กระทรวงมหาดไทยเปิดศูนย์ทดลองระบบน้ำประปาพลังงานแสงอาทิตย์ในจังหวัดน่าน",
@@ -207,7 +207,7 @@ def test_unknown_routes_and_methods_answer_json(client: httpx.Client) -> None:
 # -------------------------------------------------------------------------------- documents
 def test_document_comes_back_whole(client: httpx.Client) -> None:
     doc = client.get(f"/documents/{EGOV_FORUM}").raise_for_status().json()
-    assert set(doc) == {"id", "title", "date", "category", "url", "language", "body", "duplicates"}
+    assert set(doc) == {"id", "title", "date", "category", "url", "language", "body", "duplicates", "twin"}
     assert doc["id"] == EGOV_FORUM and doc["date"] == "2018-08-29" and doc["language"] == "th"
     assert "ประจิน" in doc["body"] and "eGovernment Forum 2018" in doc["title"]
 

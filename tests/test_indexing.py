@@ -180,7 +180,7 @@ def test_missing_index_and_damaged_files_fail_with_clear_messages(writable_index
 def test_cli_get_stats_and_search_print_the_documented_json(sample_index: Path, capsys) -> None:
     assert main(["get", "--index-dir", str(sample_index), "tg012535", "--json"]) == 0
     article = json.loads(capsys.readouterr().out)
-    assert set(article) == {"id", "title", "date", "category", "url", "language", "body", "duplicates"}
+    assert set(article) == {"id", "title", "date", "category", "url", "language", "body", "duplicates", "twin"}
     assert article["date"] == "2018-08-29" or article["date"].startswith("2018")
 
     assert main(["stats", "--index-dir", str(sample_index), "--json"]) == 0
@@ -190,7 +190,7 @@ def test_cli_get_stats_and_search_print_the_documented_json(sample_index: Path, 
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"query", "took_ms", "results", "suggested_filter", "facets", "did_you_mean"}
     assert out["suggested_filter"] == {"date_from": "2018-01-01", "date_to": "2018-12-31"}  # the query names 2018
-    assert set(out["results"][0]) == {"id", "title", "date", "category", "url", "score", "snippet", "duplicates"}
+    assert set(out["results"][0]) == {"id", "title", "date", "category", "url", "score", "snippet", "duplicates", "twin"}
 
     assert main(["similar", "--index-dir", str(sample_index), "tg012535", "--k", "3", "--json"]) == 0
     assert "tg012535" not in [r["id"] for r in json.loads(capsys.readouterr().out)["results"]]

@@ -144,12 +144,12 @@ def add_read_routes(app: FastAPI, state: ServiceState) -> None:
         searcher = state.require()
 
         def run():
-            return searcher.get(doc_id), searcher.duplicates_of(doc_id)
+            return searcher.get(doc_id), searcher.duplicates_of(doc_id), searcher.twin_of(doc_id)
 
-        article, duplicates = await in_threadpool(settings, run)
+        article, duplicates, twin = await in_threadpool(settings, run)
         if article is None:
             raise HTTPException(404, f"no document with id {doc_id!r} in this index")
-        return DocumentOut(**article.as_document(), duplicates=duplicates or [])
+        return DocumentOut(**article.as_document(), duplicates=duplicates or [], twin=twin)
 
     @app.get("/suggest", response_model=SuggestResponse, responses=ERRORS, tags=["search"])
     async def suggest(

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from thaigov_search.search.results import TwinLink
+
 ID_PATTERN = r"^[\w.:-]{1,200}$"
 """Document ids: letters (Thai included), combining marks, digits and ``_ . : -``; 1–200 characters.
 
@@ -40,6 +42,8 @@ class DocumentOut(BaseModel):
     body: str
     duplicates: list[str] = Field(default_factory=list, description="Ids of the other versions of this release "
                                   "(near-duplicates: word-level MinHash similarity >= the index's threshold).")
+    twin: TwinLink | None = Field(default=None, description="The same release in the other language (English <-> "
+                                  "Thai twin linked at index time), or null.")
 
 
 class CategoryOut(BaseModel):

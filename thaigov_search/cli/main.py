@@ -81,14 +81,19 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    article = open_searcher(args).get(args.id)
+    searcher = open_searcher(args)
+    article = searcher.get(args.id)
     if article is None:
         raise UsageError(f"No article with id {args.id!r} in {args.index_dir}.")
-    data = article.as_document() | {"duplicates": open_searcher(args).duplicates_of(args.id) or []}
+    twin = searcher.twin_of(args.id)
+    data = article.as_document() | {"duplicates": searcher.duplicates_of(args.id) or [],
+                                    "twin": twin.model_dump() if twin else None}
     if args.json:
         print_json(data)
     else:
         print(f"{data['title']}\n{data['date'] or ''} {data['category']} {data['url']}\n\n{data['body']}")
+        if twin:
+            print(f"\n{'Read in English' if twin.language == 'en' else 'อ่านภาษาไทย'}: {twin.id} {twin.title}")
     return 0
 
 

@@ -84,6 +84,17 @@ class Settings(BaseSettings):
         default=0.2, ge=0.0, le=1.0,
         description="Soft preference in hybrid for releases from a year/month the query names (0 = off).",
     )
+    # English <-> Thai twins (issue #11; indexing/twins.py, docs/quality.md)
+    link_twins: bool = Field(
+        default=True, description="`index` links each English release to the Thai release that reports the same "
+        "event (date window, shared numbers and names, dense similarity; only with the embedded models, whose "
+        "thresholds were checked by eye). Search shows the link and ranks by it (twin_lift).",
+    )
+    twin_lift: float = Field(
+        default=0.9, ge=0.0, le=1.0,
+        description="In hybrid ranking a release scores at least this share of its twin's fused score, so a query "
+        "that finds one language's version also finds the other's (0 = off; docs/quality.md).",
+    )
     # Searching like a news archive (issue #14; docs/api.md, docs/quality.md)
     duplicate_threshold: float = Field(
         default=0.8, gt=0.0, le=1.0,

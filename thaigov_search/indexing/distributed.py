@@ -243,7 +243,7 @@ class WorkerPool:
                     pass
             bar.close()
             report.seconds += time.perf_counter() - start
-            indexer.finish(failed)
+            indexer.finish(failed, progress)
         return report
 
     def close(self) -> None:

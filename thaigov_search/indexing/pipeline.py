@@ -24,6 +24,7 @@ from thaigov_search.embedding.embedder import Embedder
 from thaigov_search.indexing.chunking import chunk_article
 from thaigov_search.indexing.duplicates import signature_of_tokens
 from thaigov_search.indexing.parsing import EmptyArticleError, parse_record
+from thaigov_search.indexing.twins import TwinConfig, link_twins, twin_threshold
 from thaigov_search.store.manifest import Manifest
 from thaigov_search.store.writer import IndexWriter, content_hash
 
@@ -163,13 +164,34 @@ class Indexer:
                 pending[1].cancel()
             bar.close()
             report.seconds += time.perf_counter() - start
-            self.finish(failed)
+            self.finish(failed, progress)
         return report
 
-    def finish(self, failed: bool) -> None:
-        """End of a run: the vector snapshot of what was committed (if anything was opened)."""
+    def finish(self, failed: bool, progress: bool = False) -> None:
+        """End of a run: English <-> Thai twins of what was committed, then the vector snapshot (if
+        anything was opened)."""
         if self._writer is not None:
+            if not failed:
+                self.link_twins(progress)
             self._final_snapshot(failed)
+
+    def link_twins(self, progress: bool = False) -> int | None:
+        """Link the twins the articles written since the last run can change (indexing/twins.py); the
+        index's own model compares them, with the threshold checked by eye for it. Returns how many
+        twins the re-linked span holds, None when nothing was linked."""
+        if not self.settings.link_twins:
+            return None
+        threshold = twin_threshold(self.settings.model)
+        if threshold is None:
+            logger.info("English <-> Thai twins are linked with the embedded models only (%s has no checked "
+                        "threshold); none linked", self.settings.model)
+            return None
+        embedder = self.embedder
+        linked = link_twins(self.writer, lambda texts: embedder.embed_passages(texts, batch_size=16),
+                            TwinConfig(min_cosine=threshold), progress=progress)
+        if linked is not None:
+            logger.info("English <-> Thai twins: %d in the re-linked span", linked)
+        return linked
 
     def _final_snapshot(self, failed: bool) -> None:
         """Snapshot what was committed; after a failure, try too, but never hide the first error

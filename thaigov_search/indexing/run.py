@@ -84,6 +84,8 @@ def _run_index(inputs: Sequence[Path | str], index_dir: Path, settings: Settings
             report.skipped += stats.skipped
             report.read += stats.skipped
             report.warnings = stats.warnings + report.warnings
+        else:  # no new records: still link the twins an older index (or a crashed run) left unlinked
+            indexer.finish(False, progress)
     finally:
         indexer.close()
     return report

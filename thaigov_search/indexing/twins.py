@@ -22,7 +22,17 @@ English releases whose title is mostly Thai (the parser's language test looks at
 and list releases (cabinet synopses, schedules: :data:`LIST_TITLE`) are never linked.
 
 The functions take plain :class:`~thaigov_search.core.article.Article` objects and an embedding callable, so
-the indexer can link twins at index time and tools can mine a whole corpus with the same code.
+the indexer links twins at index time (:func:`link_twins`, stored by :mod:`thaigov_search.store.twins`)
+and tools mine a whole corpus (``scripts/mine_twins.py``, ``adapt``) with the same code.
+
+**At index time** only what the new articles can change is linked again. A release's best candidate
+does not depend on other English releases, so an article written on day d can change the twin of
+an English release up to ``2 x window_days`` away (its own, or the one whose Thai twin it takes);
+deciding those needs the releases up to ``4 x window_days`` away (their candidates, and the other
+English releases competing for each candidate). :func:`link_twins` loads that span around each new
+article's date, links, and replaces the twins of the English releases in the inner span. Articles
+deleted since are unlinked with their rows; the twin they leave behind is linked again when an
+article near it is next written.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
@@ -39,16 +49,29 @@ import numpy as np
 
 from thaigov_search.core.article import Article
 from thaigov_search.core.files import read_records_jsonl, write_records_jsonl
-from thaigov_search.core.models import BASE_MODEL_NAME
+from thaigov_search.core.models import ADAPTED_MODEL_NAME, BASE_MODEL_NAME, canonical_model
 from thaigov_search.core.thai_text import thai_latin_counts
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TwinConfig", "Twin", "evidence", "find_twins", "is_list_release", "load_twins", "save_twins", "twin_text"]
+__all__ = ["TwinConfig", "Twin", "evidence", "find_twins", "is_list_release", "link_twins", "load_twins", "periods",
+           "save_twins", "twin_text", "twin_threshold"]
 
 # The model whose cosines ``min_cosine`` was calibrated on (the eye-checked sample of
 # docs/adaptation.md); the adapted default spreads cosines differently and links fewer twins.
 TWIN_MODEL = BASE_MODEL_NAME
+# The threshold of each embedded model (an index links its twins with its own model). e5-small:
+# TwinConfig.min_cosine, checked by eye (docs/adaptation.md). The adapted default scores the same
+# pairs 0.04 lower (median over the 883 mutual-best pairs both models find in the full corpus); 0.82
+# agrees best with e5-small's 551 twins at 0.86 (528 twins, 464 shared; F1 0.86; 0.81: 0.85, 0.83:
+# 0.83) and a random 30 of them checked by eye are 24 the same release, 2 the same event, 4 wrong
+# (docs/quality.md, 2026-12-03).
+TWIN_THRESHOLDS = {BASE_MODEL_NAME: 0.86, ADAPTED_MODEL_NAME: 0.82}
+
+
+def twin_threshold(model: str) -> float | None:
+    """``min_cosine`` for an index built with ``model``; None for a model without a checked threshold."""
+    return TWIN_THRESHOLDS.get(canonical_model(model))
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*")
@@ -239,3 +262,35 @@ def find_twins(
     twins.sort(key=lambda t: t.en_id)
     log.info("twins: %d English releases, %d linked", len(english), len(twins))
     return twins
+
+
+def periods(days: Iterable[int], reach: int) -> list[tuple[str, str]]:
+    """The days within ``reach`` of any of ``days`` (ordinals), as merged inclusive ISO date ranges."""
+    merged: list[list[int]] = []
+    for day in sorted(set(days)):
+        if merged and day - reach <= merged[-1][1] + 1:
+            merged[-1][1] = day + reach
+        else:
+            merged.append([day - reach, day + reach])
+    return [(Date.fromordinal(lo).isoformat(), Date.fromordinal(hi).isoformat()) for lo, hi in merged]
+
+
+def link_twins(writer, embed: Callable[[list[str]], np.ndarray], config: TwinConfig | None = None,
+               progress: bool = False) -> int | None:
+    """Link the twins that the articles written since the last linking can change (module doc) and
+    store them (``writer``: :class:`~thaigov_search.store.writer.IndexWriter`). Returns how many
+    twins the re-linked span holds, None when no dated article was written since."""
+    cfg = config or TwinConfig()
+    generation, dates = writer.twins_pending()
+    days = [d for d in (_day(x) for x in dates) if d is not None]
+    if not days:
+        return None
+    scope = periods(days, 2 * cfg.window_days)
+    rows = writer.articles_dated(periods(days, 4 * cfg.window_days), cfg.lead_chars)
+    rowid_of = {article.id: rowid for rowid, article in rows}
+    date_of = {article.id: article.date or "" for _, article in rows}
+    found = find_twins([article for _, article in rows], embed, cfg, progress=progress)
+    inside = [t for t in found if any(lo <= date_of[t.en_id] <= hi for lo, hi in scope)]
+    writer.replace_twins(scope, [(rowid_of[t.en_id], rowid_of[t.th_id], t.score, " ".join(t.shared)) for t in inside],
+                         generation)
+    return len(inside)

@@ -3,6 +3,8 @@ near-duplicates and facet counts (issue #14).
 
 The steps, in order (:func:`arrange`), each a pure function of the candidates and :class:`Facts`:
 
+0. **Twins** (hybrid only, ``twin_lift``, search.twins): each release scores at least ``twin_lift``
+   of its English <-> Thai twin's fused score, and a twin of a member of the result set is a member.
 1. **Recency** (``recency`` = half-life in days, 0 = off): every score of the fused ranking is
    multiplied by ``0.5 ** (age / half_life)``, age counted back from the newest release in the
    index (undated releases are not decayed). It comes *after* fusion, so an old release that is
@@ -28,13 +30,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from thaigov_search.search.twins import both_ways, lift_twins
 from thaigov_search.store import duplicates as duplicate_store
 from thaigov_search.store import queries
+from thaigov_search.store import twins as twin_store
 
 RESULT_SET_MAX = 10_000
 """Most lexical matches a result set holds (and so the largest ``total``); the API's offset limit too."""
@@ -48,6 +52,7 @@ class ArrangeOptions:
     facets: tuple[str, ...] = ()
     lexical_match_share: float = 0.3
     dense_margin: float = 0.12
+    twin_lift: float = 0.0  # search.twins; 0 = off
 
 
 @dataclass
@@ -61,11 +66,12 @@ class Listing:
 
 class Facts:
     """Per-article facts every search may need, loaded once per index generation: dates (ordinal
-    days, 0 = undated), categories, and the near-duplicate groups. 91,792 articles load in ~0.2 s;
-    the groups alone (the only part a default search needs) in milliseconds."""
+    days, 0 = undated), categories, the near-duplicate groups and the English <-> Thai twins.
+    91,792 articles load in ~0.2 s; groups and twins alone (all a default search needs) in milliseconds."""
 
     def __init__(self, generation: int, conn, with_articles: bool):
         self.generation = generation
+        self.twin = both_ways(twin_store.all_links(conn))  # rowid -> its twin's rowid
         self.group = duplicate_store.groups(duplicate_store.all_pairs(conn))  # rowid -> group root
         self.members: dict[int, list[int]] = {}
         for member, root in self.group.items():
@@ -141,14 +147,23 @@ def result_set(mode: str, dense: Mapping[int, float], matches: Mapping[int, floa
 
 def arrange(ranked: Sequence[tuple[int, float]], mode: str, dense: Mapping[int, float], matches: Mapping[int, float],
             options: ArrangeOptions, facts: Callable[[bool], Facts], dense_top: float | None = None,
-            dense_scope: set[int] | None = None) -> Listing:
-    """Steps 1-5 of the module doc. ``facts(with_articles)`` gives the index facts (loaded lazily:
-    a default search needs only the duplicate groups)."""
+            dense_scope: set[int] | None = None, allowed: Callable[[Collection[int]], set[int]] | None = None) -> Listing:
+    """Steps 0-5 of the module doc. ``facts(with_articles)`` gives the index facts (loaded lazily:
+    a default search needs only the duplicate groups and the twins); ``allowed`` (rowids -> those the
+    request's filter lets through; None: no filter) keeps filtered-out twins out."""
     needs_articles = options.sort != "relevance" or options.recency > 0 or bool(options.facets)
-    known = facts(needs_articles) if (needs_articles or options.collapse) else None
+    lifting = mode == "hybrid" and options.twin_lift > 0
+    known = facts(needs_articles) if (needs_articles or options.collapse or lifting) else None
+    if lifting and known is not None and known.twin:
+        ranked = lift_twins(ranked, known.twin, options.twin_lift, allowed)
+    else:
+        lifting = False
     if options.recency > 0 and known is not None:
         ranked = decay(ranked, known, options.recency)
     members = result_set(mode, dense, matches, options.dense_margin, dense_top, dense_scope)
+    if lifting and known is not None:
+        ranked_keys = {rowid for rowid, _ in ranked}
+        members |= {known.twin[m] for m in list(members) if m in known.twin and known.twin[m] in ranked_keys}
     items = [(rowid, score) for rowid, score in ranked if rowid in members]
     shown = {rowid for rowid, _ in items}
     extra = sorted(((rowid, bm25) for rowid, bm25 in matches.items() if rowid in members and rowid not in shown),

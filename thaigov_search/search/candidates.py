@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from thaigov_search.core.filters import Filters
 from thaigov_search.search.fusion import MAX_LEXICAL_WEIGHT, hybrid_ranking
 from thaigov_search.search.lexical.terms import QueryTerms
 from thaigov_search.search.query_dates import DateHint
@@ -33,6 +34,7 @@ class Candidates:
     dense_top: float | None = None  # with a filter: the best dense score of the unfiltered query (search.archive)
     dense_scope: set[int] | None = None  # with a filter: the unfiltered query's dense candidates
     lexical_max: float = MAX_LEXICAL_WEIGHT  # BM25's largest share in hybrid (search.fusion.max_lexical_weight)
+    filters: Filters | None = None  # the request's filter, which the candidates already passed
 
 
 def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:

@@ -5,6 +5,13 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class TwinLink(BaseModel):
+    id: str
+    title: str
+    language: str = Field(description="'en' or 'th': the page shows 'Read in English' or 'อ่านภาษาไทย'.")
+    url: str = Field(default="", description="Source URL of the twin (may be empty).")
+
+
 class SearchResult(BaseModel):
     id: str
     title: str
@@ -15,6 +22,8 @@ class SearchResult(BaseModel):
     snippet: str = Field(description="HTML: escaped text; matched words wrapped in <mark>. No other tags.")
     duplicates: int = Field(default=0, description="Other versions of this release (near-duplicates in the result "
                             "set) folded into it when collapse=true; 0 if none. /documents/{id} lists them.")
+    twin: TwinLink | None = Field(default=None, description="The same release in the other language (English <-> "
+                                  "Thai twin linked at index time), or null.")
 
 
 class FacetCount(BaseModel):

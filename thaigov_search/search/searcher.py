@@ -30,10 +30,10 @@ from thaigov_search.search.candidates import Candidates, rank
 from thaigov_search.search.fusion import language_agreement, lexical_evidence, max_lexical_weight, top_keys
 from thaigov_search.search.lexical import make_lexical_engine
 from thaigov_search.search.lexical.terms import QueryTerms, query_terms
+from thaigov_search.search.page import page_results, twin_of
 from thaigov_search.search.query_dates import date_bonus, date_hint
 from thaigov_search.search.query_vectors import QueryVectors
-from thaigov_search.search.results import SearchResponse, SearchResult, Suggestion, SuggestResponse
-from thaigov_search.search.snippets import make_snippet, snippet_passage
+from thaigov_search.search.results import SearchResponse, Suggestion, SuggestResponse, TwinLink
 from thaigov_search.search.spelling import Speller
 from thaigov_search.search.suggest import SuggestionCache
 from thaigov_search.store import queries
@@ -111,7 +111,7 @@ class Searcher:
         return ArrangeOptions(sort=sort, recency=recency,
                               collapse=self.settings.collapse_duplicates if collapse is None else collapse,
                               facets=tuple(dict.fromkeys(facets)), lexical_match_share=self.settings.lexical_match_share,
-                              dense_margin=self.settings.dense_margin)
+                              dense_margin=self.settings.dense_margin, twin_lift=self.settings.twin_lift)
 
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid",
                filters: Filters | None = None, sort: str = "relevance", recency: float | None = None,
@@ -130,7 +130,7 @@ class Searcher:
                                    dense=mode != "lexical", lexical=mode != "dense")
             listing = self.arrange(conn, pool, mode, options)
             page = listing.items[offset:offset + k]
-            results = self._results(conn, page, pool.terms, pool.best_pid, listing.folded)
+            results = page_results(conn, page, pool.terms, pool.best_pid, listing.folded)
             correction = self._did_you_mean(conn, query, pool, mode, filters)
         took = (time.perf_counter() - started) * 1000
         period = pool.date_hint.range() if pool.date_hint is not None else None
@@ -140,8 +140,10 @@ class Searcher:
 
     def arrange(self, conn, pool: Candidates, mode: str, options: ArrangeOptions):
         """The ranking of ``pool`` arranged by ``options`` (search.archive); what eval scores too."""
+        filters = pool.filters
+        allowed = (lambda rowids: queries.rowids_passing(conn, filters, rowids)) if filters and filters.active else None
         return arrange(rank(pool, mode), mode, pool.dense, pool.matches, options,
-                       lambda with_articles: self.facts(conn, with_articles), pool.dense_top, pool.dense_scope)
+                       lambda with_articles: self.facts(conn, with_articles), pool.dense_top, pool.dense_scope, allowed)
 
     def _did_you_mean(self, conn, query: str, pool: Candidates, mode: str, filters: Filters) -> str | None:
         """A corrected query (search.spelling) when it matches well (BM25 >= CORRECTION_SHARE of its
@@ -182,7 +184,7 @@ class Searcher:
             fetch = wanted * self._passages_per_doc(conn)
             dense_docs, best_pid = self._dense(conn, vector, fetch, allowed)
         lexical_docs = dict(self.lexical.search(conn, terms, wanted, filters)) if lexical else {}
-        pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query))
+        pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query), filters=filters)
         # A filter narrows the query's result set (search.archive) and nothing else, so it gives exactly
         # the releases its facet count promised: the dense part is taken from the unfiltered candidates,
         # measured against their best (with the filter's own best as the reference and candidates from
@@ -294,24 +296,6 @@ class Searcher:
                 best[rowid] = hit.pid
         return docs, best
 
-    def _results(self, conn, page: list[tuple[int, float]], terms: QueryTerms, best_pid: dict[int, int],
-                 folded: dict[int, int] | None = None) -> list[SearchResult]:
-        """The page's articles with snippets (two queries for the whole page, not two per result)."""
-        if not page:
-            return []
-        rowids = [rowid for rowid, _ in page]
-        rows = queries.result_rows(conn, rowids)
-        passages = queries.passages_of(conn, rowids)
-        term_set = set(terms.terms)
-        out = []
-        for rowid, score in page:
-            row = rows[rowid]
-            text = snippet_passage(passages.get(rowid, []), term_set, best_pid.get(rowid))
-            out.append(SearchResult(id=row[0], title=row[1], date=row[2], category=row[3], url=row[4],
-                                    score=round(float(score), 6), snippet=make_snippet(text, term_set),
-                                    duplicates=(folded or {}).get(rowid, 0)))
-        return out
-
     # ---------------------------------------------------------------------- suggestions
     def suggest(self, typed: str, k: int = 8, wait_s: float = 30.0) -> SuggestResponse:
         """Completions of a half-typed query from phrases of the index's titles (search.suggest).
@@ -357,6 +341,13 @@ class Searcher:
             others = sorted(m for m in facts.members.get(root, []) if m != row[0]) if root is not None else []
             return duplicate_ids(conn, others)
 
+    def twin_of(self, doc_id: str) -> TwinLink | None:
+        """The same release in the other language (English <-> Thai twin), or None."""
+        self.reader.refresh()
+        with self.reader.snapshot() as conn:
+            row = queries.article_rowid_and_title(conn, doc_id)
+            return twin_of(conn, row[0]) if row is not None else None
+
     def similar(self, doc_id: str, k: int = 10) -> SearchResponse | None:
         """Related releases: nearest articles to this one's mean passage vector, never itself."""
         started = time.perf_counter()
@@ -377,7 +368,7 @@ class Searcher:
             docs.pop(rowid, None)
             ranked = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
             empty = QueryTerms((), {}, 0)
-            results = self._results(conn, ranked, empty, best)
+            results = page_results(conn, ranked, empty, best)
         took = (time.perf_counter() - started) * 1000
         return SearchResponse(query=title, took_ms=round(took, 2), total=len(ranked), results=results)
 

@@ -7,7 +7,7 @@ Every function runs on the caller's connection, so a caller inside a read transa
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -55,10 +55,7 @@ def max_article_rowid(conn: sqlite3.Connection) -> int:
 
 def live_rowids(conn: sqlite3.Connection, rowids: Sequence[int]) -> set[int]:
     """Those of ``rowids`` whose article still exists."""
-    if not rowids:
-        return set()
-    marks = ",".join("?" * len(rowids))
-    return {r[0] for r in conn.execute(f"SELECT rowid FROM articles WHERE rowid IN ({marks})", list(rowids))}
+    return rowids_passing(conn, Filters(), rowids)
 
 
 def article_rowids_matching(conn: sqlite3.Connection, filters: Filters) -> np.ndarray:
@@ -66,6 +63,17 @@ def article_rowids_matching(conn: sqlite3.Connection, filters: Filters) -> np.nd
     where, args = filter_clause(filters)
     sql = "SELECT a.rowid FROM articles a" + (f" WHERE {where}" if where else "")
     return np.array([r[0] for r in conn.execute(sql, args)], dtype=np.int64)
+
+
+def rowids_passing(conn: sqlite3.Connection, filters: Filters, rowids: Collection[int]) -> set[int]:
+    """Those of ``rowids`` whose article the filter lets through."""
+    if not rowids:
+        return set()
+    where, args = filter_clause(filters)
+    rowids = list(rowids)
+    marks = ",".join("?" * len(rowids))
+    extra = f" AND {where}" if where else ""
+    return {r[0] for r in conn.execute(f"SELECT a.rowid FROM articles a WHERE a.rowid IN ({marks}){extra}", (*rowids, *args))}
 
 
 def embedded_pids_matching(conn: sqlite3.Connection, filters: Filters) -> list[int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from thaigov_search.store.duplicates import SCHEMA as DUPLICATES_SCHEMA
+from thaigov_search.store.twins import SCHEMA as TWINS_SCHEMA
 
 # 2: text stored once and compressed (issue #13): bodies zlib-compressed, a passage is a span of its
 # article's body (its own text only when it is not one), the FTS5 table contentless with the terms
@@ -60,8 +61,8 @@ CREATE INDEX IF NOT EXISTS tombstones_gen ON tombstones(gen);
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(title, body, tokenize = 'ascii', content = '');
 CREATE TABLE IF NOT EXISTS lexical_terms (rowid INTEGER PRIMARY KEY, terms BLOB NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
-""" + DUPLICATES_SCHEMA
-"""Tables added later come with ``IF NOT EXISTS`` (the near-duplicate tables of issue #14: an index
+""" + DUPLICATES_SCHEMA + TWINS_SCHEMA
+"""Tables added later come with ``IF NOT EXISTS`` (the near-duplicate tables of issue #14, the twins of issue #11: an index
 built before them stays at FORMAT_VERSION 1, gains them when a writer opens it, and readers treat
 their absence as "no duplicates known")."""
 

@@ -28,7 +28,7 @@ import numpy as np
 from thaigov_search.core.article import Article, Passage
 from thaigov_search.core.files import file_lock, fsync_dir, sha256_file
 from thaigov_search.core.models import canonical_model
-from thaigov_search.store import duplicates
+from thaigov_search.store import duplicates, twins
 from thaigov_search.store.fts5 import TERMS_SEPARATOR, delete_lexical_row, lexical_rows, stored_terms
 from thaigov_search.store.manifest import Manifest, ensure_same_model, now_iso
 from thaigov_search.store.postings import build_postings, write_postings
@@ -41,6 +41,7 @@ from thaigov_search.store.schema import (
     pack_text,
     passage_count,
     passage_span,
+    unpack_text,
     vector_to_blob,
 )
 from thaigov_search.store.vectors import build_vector_index
@@ -175,6 +176,23 @@ class IndexWriter:
             for rowid, signature in signatures:
                 found += duplicates.store_signature(self.conn, rowid, signature, self.duplicate_threshold)
         return found
+
+    def twins_pending(self) -> tuple[int, list[str]]:
+        """(the generation now, the dates of the articles written since twins were last linked)."""
+        return self.generation(), twins.dates_written_since(self.conn, twins.linked_generation(self.conn))
+
+    def articles_dated(self, periods: Sequence[tuple[str, str]], lead_chars: int) -> list[tuple[int, Article]]:
+        """(rowid, article with only the first ``lead_chars`` of its body) dated inside ``periods``."""
+        return [(rowid, Article(id=doc_id, title=title, body=unpack_text(body)[:lead_chars], date=date, language=language))
+                for rowid, doc_id, title, body, date, language in twins.articles_between(self.conn, periods)]
+
+    def replace_twins(self, periods: Sequence[tuple[str, str]], links: Sequence[tuple[int, int, float, str]],
+                      linked_through: int) -> None:
+        """The twins of the English releases dated inside ``periods``, replaced in one transaction that
+        also records that the articles up to generation ``linked_through`` are linked."""
+        with self.transaction():
+            twins.replace(self.conn, periods, links)
+            twins.set_linked_generation(self.conn, linked_through)
 
     def delete(self, ids: Iterable[str]) -> list[str]:
         """Delete articles by id in one transaction; returns the ids that existed."""

@@ -234,7 +234,8 @@ function resultItem(hit, params) {
     url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "source" },
       "อ่านข่าวต้นฉบับ (source)") : null,
     url ? " · " : null,
-    el("a", { href: pageUrl(related), class: "related", "data-nav": "" }, "ข่าวที่เกี่ยวข้อง (related)"));
+    el("a", { href: pageUrl(related), class: "related", "data-nav": "" }, "ข่าวที่เกี่ยวข้อง (related)"),
+    ...twinLink(hit));
   return el("li", { class: "result", "data-id": hit.id },
     el("h3", {}, title),
     el("p", { class: "meta" }, date,
@@ -242,6 +243,19 @@ function resultItem(hit, params) {
     el("p", { class: "snippet" }, sanitizeSnippet(hit.snippet)),
     links,
     duplicatesControl(hit));
+}
+
+/** The same release in the other language (an English <-> Thai twin linked at index time). */
+function twinLink(hit) {
+  const twin = hit.twin;
+  if (!twin || typeof twin.id !== "string") return [];  // none, or a server that does not link twins
+  const english = twin.language === "en";
+  const label = english ? "Read in English" : "อ่านภาษาไทย";
+  const url = safeUrl(twin.url);
+  const attrs = { class: "twin", lang: english ? "en" : "th", title: twin.title || "", "data-twin": twin.id };
+  return [" · ", url
+    ? el("a", { ...attrs, href: url, target: "_blank", rel: "noopener noreferrer" }, label)
+    : el("span", attrs, label)];
 }
 
 /** "Show n copies": the same release filed again (another section, another day) is one result, expandable. */
