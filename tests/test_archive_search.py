@@ -198,6 +198,16 @@ def test_did_you_mean_corrects_a_misspelled_word_from_the_index_vocabulary(archi
         assert search(archive, q=good)["did_you_mean"] is None
 
 
+def test_did_you_mean_turns_a_thai_word_typed_in_latin_letters_into_the_index_word(archive: httpx.Client) -> None:
+    """Issue #14: an English transliteration that matches nothing gets the Thai word it spells."""
+    assert search(archive, q="prachachon")["did_you_mean"] == "ประชาชน"
+    assert search(archive, q="Nuai Ngan")["did_you_mean"] == "หน่วยงาน"  # words joined, case ignored
+    assert search(archive, q="prachachon หน่วยงาน")["did_you_mean"] == "ประชาชน หน่วยงาน"  # Thai kept
+    # English words the index holds are left alone: no suggestion, whatever the query finds
+    for english in ("Carcel Garment Production", "thaigov news", "Bangkok prison"):
+        assert search(archive, q=english)["did_you_mean"] is None
+
+
 # ---------------------------------------------------------------------- validation, schema
 @pytest.mark.parametrize(("path", "params", "reason"), [
     ("/search", {"q": "หนี้", "sort": "newest"}, "sort"),

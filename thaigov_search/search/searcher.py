@@ -34,7 +34,7 @@ from thaigov_search.search.page import page_results, twin_of
 from thaigov_search.search.query_dates import date_bonus, date_hint
 from thaigov_search.search.query_vectors import QueryVectors
 from thaigov_search.search.results import SearchResponse, Suggestion, SuggestResponse, TwinLink
-from thaigov_search.search.spelling import Speller
+from thaigov_search.search.spelling import FREQUENCY_RATIO, Speller
 from thaigov_search.search.suggest import SuggestionCache
 from thaigov_search.store import queries
 from thaigov_search.store.duplicates import ids_of as duplicate_ids
@@ -147,13 +147,15 @@ class Searcher:
 
     def _did_you_mean(self, conn, query: str, pool: Candidates, mode: str, filters: Filters) -> str | None:
         """A corrected query (search.spelling) when it matches well (BM25 >= CORRECTION_SHARE of its
-        ideal) more releases than this query does; otherwise None."""
+        ideal) more releases than this query does, FREQUENCY_RATIO times more when it turned Latin
+        words into Thai ones (an English query with matches keeps its words); otherwise None."""
         if mode == "dense" or not pool.terms.terms:
             return None
-        corrected = self._speller.correct(query, self.reader.generation, lambda n: vocabulary(conn, n),
-                                          self._article_count(conn))
-        if corrected is None or corrected == query:
+        correction = self._speller.correct(query, self.reader.generation, lambda n: vocabulary(conn, n),
+                                           self._article_count(conn))
+        if correction is None or correction.text == query:
             return None
+        corrected = correction.text
         counts = []
         for text in (query, corrected):
             terms = pool.terms if text == query else query_terms(
@@ -161,7 +163,8 @@ class Searcher:
             floor = lexical_floor(terms.ideal_bm25, CORRECTION_SHARE)
             counts.append(0 if floor == float("inf") else len(
                 self.lexical.search(conn, terms, RESULT_SET_MAX, filters, min_score=floor)))
-        return corrected if counts[1] > counts[0] else None
+        gain = FREQUENCY_RATIO if correction.transliterated else 1
+        return corrected if counts[1] > counts[0] and counts[1] >= gain * counts[0] else None
 
     def facts(self, conn, with_articles: bool = True) -> Facts:
         """Dates, categories and near-duplicate groups of the index, current with this generation."""

@@ -14,6 +14,14 @@ edits win, then the commoner word. A query of ordinary words has no suspicious t
 touched. :class:`~thaigov_search.search.searcher.Searcher` then offers the correction only when it
 finds more than the query does (a larger lexical result set), so a query that already has the
 matches the correction would have is never "corrected".
+
+A Thai word typed in Latin letters (``songkran``, ``khon kaen``, ``chiang mai``) is matched by
+romanization (:mod:`thaigov_search.search.transliteration`): a run of 1-3 adjacent Latin words that
+spells an index word is replaced by it when that word is in :data:`FREQUENCY_RATIO` times more
+articles than each Latin word (so an English word the index holds, ``cabinet``, ``phuket`` in 47
+articles against ภูเก็ต's 289, is kept), and the Searcher offers such a correction only when it
+matches FREQUENCY_RATIO times more releases than the query (an English query with matches is
+left alone). The romanized vocabulary is built on the first Latin query, or by :meth:`Speller.warm`.
 """
 
 from __future__ import annotations
@@ -21,15 +29,22 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from typing import NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from thaigov_search.core.thai_text import normalize_text, tokenize_for_index
+from thaigov_search.search.transliteration import Romanized, is_latin_word, transliterate
 
 MIN_DOCS = 3
 FREQUENCY_RATIO = 10  # a correction must be this many times commoner than the text it replaces
 _THAI = re.compile(r"[\u0e00-\u0e7f]")
+
+
+class Correction(NamedTuple):
+    text: str
+    transliterated: bool  # Latin words were replaced by Thai ones (search.transliteration)
 
 
 _MARKS = str.maketrans("", "", "\u0e31\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c\u0e4d")
@@ -53,6 +68,7 @@ class Speller:
         self._generation: int | None = None
         self._terms: list[str] = []
         self._docs: dict[str, int] = {}
+        self._romanized: tuple[int, Romanized] | None = None
 
     def _vocabulary(self, generation: int, load: Callable[[int], dict[str, int]]) -> tuple[list[str], dict[str, int]]:
         """(skeletons, skeleton -> its commonest word's documents); words kept in ``self._word``."""
@@ -71,34 +87,47 @@ class Speller:
                 self._word, self._docs, self._terms, self._generation = word, docs, list(docs), generation
             return self._terms, self._docs
 
-    def warm(self, generation: int, load: Callable[[int], dict[str, int]]) -> None:
-        """Load the vocabulary now (the service does it in the background once ready)."""
+    def _romanizations(self, generation: int, load: Callable[[int], dict[str, int]]) -> Romanized:
+        """The vocabulary's Thai words by romanization (search.transliteration), built on first need."""
         self._vocabulary(generation, load)
+        with self._lock:
+            if self._romanized is None or self._romanized[0] != generation:
+                self._romanized = (generation, Romanized(self._raw))
+            return self._romanized[1]
+
+    def warm(self, generation: int, load: Callable[[int], dict[str, int]]) -> None:
+        """Load the vocabulary and romanize it now (the service does it in the background once ready)."""
+        self._romanizations(generation, load)
 
     def correct(self, query: str, generation: int, load: Callable[[int], dict[str, int]],
-                n_articles: int = 0) -> str | None:
+                n_articles: int = 0) -> Correction | None:
         """The corrected query, or None when nothing suspicious has a close enough index word."""
         terms, docs = self._vocabulary(generation, load)
         if not terms:
             return None
         words = self._word
         self._rare = max(MIN_DOCS, n_articles // 1000)
-        changed = False
+        changed = transliterated = False
         chunks = []
         for chunk in normalize_text(query).split():
             tokens = tokenize_for_index(chunk)
             if "".join(tokens) != chunk.lower() or not _THAI.search(chunk):
-                chunks.append(chunk)  # punctuation or Latin: left as typed
+                chunks.append(chunk)  # punctuation or Latin: left as typed (Latin words: below)
                 continue
             fixed = self._correct_tokens(tokens, terms, docs, words)
             changed |= fixed != tokens
             chunks.append("".join(fixed))
+        if any(is_latin_word(chunk) for chunk in chunks):
+            thai = transliterate(chunks, self._romanizations(generation, load), self._raw, FREQUENCY_RATIO)
+            transliterated = thai != chunks
+            changed |= transliterated
+            chunks = thai
         if not changed:
             return None
         corrected = " ".join(chunks)
         if any(docs.get(skeleton(t), 0) == 0 and len(t) > 2 for t in tokenize_for_index(corrected)):
             return None
-        return corrected
+        return Correction(corrected, transliterated)
 
     def _suspects(self, tokens: list[str], docs: dict[str, int], rare: int) -> list[bool]:
         """Per token: rare, or a spelling of a skeleton whose commonest word is far commoner (a wrong
