@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         default=0.2, ge=0.0, le=1.0,
         description="Soft preference in hybrid for releases from a year/month the query names (0 = off).",
     )
+    title_weight: float = Field(
+        default=0.2, ge=0.0, le=1.0,
+        description="Share of an article's dense score that comes from its title embedded on its own (the rest: its "
+        "best passage); 0 = passages only (search/titles.py, docs/quality.md). Titles are embedded at index time.",
+    )
     # English <-> Thai twins (issue #11; indexing/twins.py, docs/quality.md)
     link_twins: bool = Field(
         default=True, description="`index` links each English release to the Thai release that reports the same "

@@ -67,8 +67,9 @@ def _run_index(inputs: Sequence[Path | str], index_dir: Path, settings: Settings
     report = IndexReport()
     indexer = Indexer(index_dir, settings, embedder)
     try:
-        if Manifest.exists(index_dir):  # an index from before issue #14: find its near-duplicates first
+        if Manifest.exists(index_dir):  # an index from before issues #14 / #11: near-duplicates, title vectors
             backfill(indexer.writer, progress=progress)
+            indexer.embed_missing_titles(progress=progress)
         if delete_ids:
             indexer.delete(list(delete_ids), report)
         if inputs:

@@ -36,6 +36,7 @@ from thaigov_search.search.query_vectors import QueryVectors
 from thaigov_search.search.results import SearchResponse, Suggestion, SuggestResponse, TwinLink
 from thaigov_search.search.spelling import FREQUENCY_RATIO, Speller
 from thaigov_search.search.suggest import SuggestionCache
+from thaigov_search.search.titles import mix_titles
 from thaigov_search.store import queries
 from thaigov_search.store.duplicates import ids_of as duplicate_ids
 from thaigov_search.store.fts5 import stored_term_set, vocabulary
@@ -210,18 +211,25 @@ class Searcher:
         return pool
 
     def _dense(self, conn, vector: np.ndarray, fetch: int, allowed) -> tuple[dict[int, float], dict[int, int]]:
-        """Article scores (best passage; calibrated across languages when the index has several) and
+        """Article scores (best passage, with the title's own cosine mixed in; calibrated across
+        languages when the index has several) and
         each article's best passage, from the ``fetch`` nearest passages among ``allowed`` (None: all)."""
         stats = self._language_stats(conn)
         if stats is None:
-            return self._aggregate(conn, self.reader.dense_search(vector, fetch, allowed))
-        hits = []  # each language brings its own best passages, merged on calibrated scores
-        for pids in stats.pids.values():
-            chosen = pids if allowed is None else np.intersect1d(pids, allowed, assume_unique=True)
-            if len(chosen):
-                hits += self.reader.dense_search(vector, fetch, chosen)
-        hits.sort(key=lambda h: (-h.score, h.pid))
+            hits = self.reader.dense_search(vector, fetch, allowed)
+        else:
+            hits = []  # each language brings its own best passages, merged on calibrated scores
+            for pids in stats.pids.values():
+                chosen = pids if allowed is None else np.intersect1d(pids, allowed, assume_unique=True)
+                if len(chosen):
+                    hits += self.reader.dense_search(vector, fetch, chosen)
+            hits.sort(key=lambda h: (-h.score, h.pid))
         docs, best_pid = self._aggregate(conn, hits)
+        if self.settings.title_weight > 0 and docs:  # the headline's own vector (search.titles)
+            docs = mix_titles(docs, *queries.title_vectors(conn, list(docs), self.reader.dimension), vector,
+                              self.settings.title_weight)
+        if stats is None:
+            return docs, best_pid
         return calibrate(docs, self._languages(conn, docs), stats.offsets(vector)), best_pid
 
     def _hybrid_evidence(self, conn, pool: Candidates) -> None:

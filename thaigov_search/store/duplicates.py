@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from thaigov_search.store import catalog
+
 NUM_PERM = 64
 """MinHash permutations per signature; the estimated Jaccard's standard error is ~0.05 at J = 0.8."""
 BANDS = 16
@@ -81,7 +83,7 @@ def ensure_tables(conn: sqlite3.Connection) -> None:
 
 def has_tables(conn: sqlite3.Connection) -> bool:
     """False for an index built before issue #14 and not written since (readers then see no duplicates)."""
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'duplicates'").fetchone() is not None
+    return catalog.has_table(conn, "duplicates")
 
 
 def store_signature(conn: sqlite3.Connection, rowid: int, signature: np.ndarray, threshold: float) -> int:

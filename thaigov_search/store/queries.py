@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from thaigov_search.core.filters import Filters
+from thaigov_search.store.catalog import has_table
 from thaigov_search.store.schema import blobs_to_matrix, passage_text, unpack_text
 
 
@@ -199,6 +200,20 @@ def passage_vectors(conn: sqlite3.Connection, pids: Sequence[int], dimension: in
         marks = ",".join("?" * len(part))
         blobs += [r[0] for r in conn.execute(f"SELECT vector FROM passages WHERE pid IN ({marks})", part)]
     return blobs_to_matrix(blobs, dimension)
+
+
+def title_vectors(conn: sqlite3.Connection, rowids: Sequence[int], dimension: int) -> tuple[list[int], np.ndarray]:
+    """The title vectors of those of ``rowids`` that have one: (their rowids, a matrix in that order);
+    none from an index built before title vectors."""
+    rows: list[tuple[int, bytes]] = []
+    if not has_table(conn, "title_vectors"):
+        rowids = []
+    for start in range(0, len(rowids), 900):  # SQLite's variable limit
+        part = list(rowids[start:start + 900])
+        marks = ",".join("?" * len(part))
+        rows += conn.execute(f"SELECT article_rowid, vector FROM title_vectors WHERE article_rowid IN ({marks})",
+                             part).fetchall()
+    return [r[0] for r in rows], blobs_to_matrix([r[1] for r in rows], dimension)
 
 
 def article_facts(conn: sqlite3.Connection) -> list[tuple[int, str | None, str]]:

@@ -3,7 +3,7 @@
 Layout of an index directory::
 
     manifest.json          format version, model, dimension, counts, current vector snapshot
-    index.sqlite           articles, passages (with their vectors), FTS5 lexical index, tombstones
+    index.sqlite           articles, passages (with their vectors), title vectors, FTS5 lexical index, tombstones
     vectors-<gen>.faiss    FAISS snapshot of passage vectors as of SQLite generation <gen>
     bm25-<gen>.bin         BM25 postings as of the same generation (store/postings.py)
 """
@@ -61,8 +61,13 @@ CREATE INDEX IF NOT EXISTS tombstones_gen ON tombstones(gen);
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(title, body, tokenize = 'ascii', content = '');
 CREATE TABLE IF NOT EXISTS lexical_terms (rowid INTEGER PRIMARY KEY, terms BLOB NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
+CREATE TABLE IF NOT EXISTS title_vectors (
+    article_rowid INTEGER PRIMARY KEY REFERENCES articles(rowid) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
 """ + DUPLICATES_SCHEMA + TWINS_SCHEMA
-"""Tables added later come with ``IF NOT EXISTS`` (the near-duplicate tables of issue #14, the twins of issue #11: an index
+"""Tables added later come with ``IF NOT EXISTS`` (the near-duplicate tables of issue #14, the twins and the
+headline vectors (``title_vectors``: each article's title embedded on its own) of issue #11: an index
 built before them stays at FORMAT_VERSION 1, gains them when a writer opens it, and readers treat
 their absence as "no duplicates known")."""
 

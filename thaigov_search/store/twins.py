@@ -22,6 +22,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from thaigov_search.store import catalog
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS twins (
     en INTEGER PRIMARY KEY REFERENCES articles(rowid) ON DELETE CASCADE,
@@ -36,7 +38,7 @@ LINKED_KEY = "twins_generation"
 
 def has_table(conn: sqlite3.Connection) -> bool:
     """False for an index built before twins and not written since (readers then see no twins)."""
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'twins'").fetchone() is not None
+    return catalog.has_table(conn, "twins")
 
 
 def linked_generation(conn: sqlite3.Connection) -> int:

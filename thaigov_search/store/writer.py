@@ -115,6 +115,7 @@ class IndexWriter:
         passages: Sequence[Sequence[Passage]],
         vectors: Sequence[np.ndarray | None],
         signatures: Sequence[np.ndarray | None] | None = None,
+        title_vectors: Sequence[np.ndarray | None] | None = None,
     ) -> int:
         """Replace or add articles with their passages and vectors in one transaction.
 
@@ -122,14 +123,16 @@ class IndexWriter:
         ``vectors[i]`` belong to ``articles[i]``; a vector row may be None for a passage that is
         indexed lexically only. ``signatures[i]`` (MinHash, :mod:`thaigov_search.store.duplicates`)
         is compared with the stored ones in the same transaction, so near-duplicate pairs are never
-        behind the articles. Returns the new generation.
+        behind the articles. ``title_vectors[i]`` is the embedding of the title alone (None: none).
+        Returns the new generation.
         """
         signatures = signatures if signatures is not None else [None] * len(articles)
+        title_vectors = title_vectors if title_vectors is not None else [None] * len(articles)
         if not articles:
             return self.generation()
         with self.transaction() as gen:
-            for (article, digest, title_tokens, body_tokens), article_passages, article_vectors, signature in zip(
-                articles, passages, vectors, signatures, strict=True
+            for (article, digest, title_tokens, body_tokens), article_passages, article_vectors, signature, title_vector in zip(
+                articles, passages, vectors, signatures, title_vectors, strict=True
             ):
                 self._delete_article(article.id, gen)
                 cur = self.conn.execute(
@@ -160,7 +163,25 @@ class IndexWriter:
                 )
                 if signature is not None:
                     duplicates.store_signature(self.conn, rowid, signature, self.duplicate_threshold)
+                if title_vector is not None:
+                    self.conn.execute("INSERT INTO title_vectors (article_rowid, vector) VALUES (?, ?)",
+                                      (rowid, vector_to_blob(title_vector)))
         return gen
+
+    def untitled_articles(self, batch: int = 500) -> Iterator[list[tuple[int, str]]]:
+        """Batches of (rowid, title) of the articles with a title but no title vector (indexed before
+        title vectors existed): what :meth:`add_title_vectors` should be given."""
+        rows = self.conn.execute(
+            "SELECT rowid, title FROM articles WHERE title != '' AND rowid NOT IN (SELECT article_rowid FROM title_vectors)"
+            " ORDER BY rowid").fetchall()
+        for start in range(0, len(rows), batch):
+            yield rows[start:start + batch]
+
+    def add_title_vectors(self, vectors: Sequence[tuple[int, np.ndarray]]) -> None:
+        """Store title vectors of already indexed articles (one transaction)."""
+        with self.transaction():
+            self.conn.executemany("INSERT OR REPLACE INTO title_vectors (article_rowid, vector) VALUES (?, ?)",
+                                  [(rowid, vector_to_blob(v)) for rowid, v in vectors])
 
     def unsigned_articles(self, batch: int = 500) -> Iterator[list[tuple[int, str, str]]]:
         """Batches of (rowid, title terms, body terms) of the articles stored without a MinHash
