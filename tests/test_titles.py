@@ -70,19 +70,21 @@ def test_deleting_a_release_deletes_its_title_vector(titled_index: Path, tmp_pat
     assert title_vector_count(index_dir) == (8, 8)
 
 
-def test_the_title_weight_moves_an_articles_dense_score_toward_its_titles_cosine(titled_index: Path, lead_settings,
-                                                                                embedder) -> None:
+def test_hybrid_fuses_dense_scores_with_the_titles_cosine_mixed_in_and_dense_mode_keeps_passages(
+        titled_index: Path, lead_settings, embedder) -> None:
     from thaigov_search.search.searcher import Searcher
 
     query = "Cabinet approves 150.69 million Baht to procure COVID-19 supplies for correctional facilities"
-    scores = {}
+    pools = {}
     for weight in (0.0, 0.2):
         searcher = Searcher(titled_index, lead_settings.model_copy(update={"title_weight": weight}), embedder=embedder)
         with searcher.reader.snapshot() as conn:
-            scores[weight] = searcher.candidates(conn, query, lexical=False).dense
-    rowids = list(scores[0.0])
-    assert rowids and set(rowids) == set(scores[0.2])
-    assert any(abs(scores[0.0][r] - scores[0.2][r]) > 1e-4 for r in rowids)
+            pools[weight] = searcher.candidates(conn, query, lexical=False)
+    assert pools[0.0].titled is None
+    assert pools[0.2].dense == pools[0.0].dense  # dense mode: the passage retriever as it is
+    titled = pools[0.2].titled
+    assert titled is not None and set(titled) == set(pools[0.0].dense)
+    assert any(abs(titled[r] - pools[0.0].dense[r]) > 1e-4 for r in titled)
 
 
 def test_mix_titles_weighs_the_title_cosine_and_leaves_untitled_articles_alone() -> None:

@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     )
     title_weight: float = Field(
         default=0.2, ge=0.0, le=1.0,
-        description="Share of an article's dense score that comes from its title embedded on its own (the rest: its "
-        "best passage); 0 = passages only (search/titles.py, docs/quality.md). Titles are embedded at index time.",
+        description="In hybrid ranking, the share of an article's dense score that comes from its title embedded on its "
+        "own (the rest: its best passage); 0 = passages only (search/titles.py, docs/quality.md). Titles are "
+        "embedded at index time.",
     )
     # English <-> Thai twins (issue #11; indexing/twins.py, docs/quality.md)
     link_twins: bool = Field(

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from thaigov_search.core.modes import FACETS, SORT_ORDERS
+from thaigov_search.core.settings import Settings
 from thaigov_search.search.twins import both_ways, lift_twins
 from thaigov_search.store import duplicates as duplicate_store
 from thaigov_search.store import queries
@@ -53,6 +55,23 @@ class ArrangeOptions:
     lexical_match_share: float = 0.3
     dense_margin: float = 0.12
     twin_lift: float = 0.0  # search.twins; 0 = off
+
+
+def arrange_options(settings: Settings, sort: str = "relevance", recency: float | None = None,
+                    collapse: bool | None = None, facets: tuple[str, ...] = ()) -> ArrangeOptions:
+    """A request's choices checked (ValueError with the reason), the settings' defaults for the rest."""
+    if sort not in SORT_ORDERS:
+        raise ValueError(f"Unknown sort '{sort}': use one of {', '.join(SORT_ORDERS)}.")
+    unknown = [f for f in facets if f not in FACETS]
+    if unknown:
+        raise ValueError(f"Unknown facet '{unknown[0]}': use any of {', '.join(FACETS)}.")
+    recency = settings.recency_half_life_days if recency is None else recency
+    if recency < 0:
+        raise ValueError("recency must be a half-life in days >= 0 (0 = off)")
+    return ArrangeOptions(sort=sort, recency=recency,
+                          collapse=settings.collapse_duplicates if collapse is None else collapse,
+                          facets=tuple(dict.fromkeys(facets)), lexical_match_share=settings.lexical_match_share,
+                          dense_margin=settings.dense_margin, twin_lift=settings.twin_lift)
 
 
 @dataclass

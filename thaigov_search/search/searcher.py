@@ -13,7 +13,7 @@ import numpy as np
 from thaigov_search.core.article import Article
 from thaigov_search.core.filters import Filters
 from thaigov_search.core.models import DEFAULT_ALIAS, recorded_model, same_model
-from thaigov_search.core.modes import FACETS, MODES, SORT_ORDERS
+from thaigov_search.core.modes import MODES
 from thaigov_search.core.settings import Settings
 from thaigov_search.core.thai_text import tokenize_for_index
 from thaigov_search.embedding.embedder import Embedder
@@ -23,6 +23,7 @@ from thaigov_search.search.archive import (
     Facts,
     FactsCache,
     arrange,
+    arrange_options,
     lexical_floor,
 )
 from thaigov_search.search.calibration import LanguageStats, calibrate, language_stats
@@ -101,18 +102,7 @@ class Searcher:
     def arrange_options(self, sort: str = "relevance", recency: float | None = None, collapse: bool | None = None,
                         facets: tuple[str, ...] = ()) -> ArrangeOptions:
         """What :func:`search.archive.arrange` does with a ranking: the request's choices, the settings' defaults."""
-        if sort not in SORT_ORDERS:
-            raise ValueError(f"Unknown sort '{sort}': use one of {', '.join(SORT_ORDERS)}.")
-        unknown = [f for f in facets if f not in FACETS]
-        if unknown:
-            raise ValueError(f"Unknown facet '{unknown[0]}': use any of {', '.join(FACETS)}.")
-        recency = self.settings.recency_half_life_days if recency is None else recency
-        if recency < 0:
-            raise ValueError("recency must be a half-life in days >= 0 (0 = off)")
-        return ArrangeOptions(sort=sort, recency=recency,
-                              collapse=self.settings.collapse_duplicates if collapse is None else collapse,
-                              facets=tuple(dict.fromkeys(facets)), lexical_match_share=self.settings.lexical_match_share,
-                              dense_margin=self.settings.dense_margin, twin_lift=self.settings.twin_lift)
+        return arrange_options(self.settings, sort, recency, collapse, facets)
 
     def search(self, query: str, k: int = 10, offset: int = 0, mode: str = "hybrid",
                filters: Filters | None = None, sort: str = "relevance", recency: float | None = None,
@@ -181,14 +171,16 @@ class Searcher:
         terms = query_terms(query, self.lexical.doc_count(conn), lambda ts: self.lexical.doc_freq(conn, ts))
         dense_docs: dict[int, float] = {}
         best_pid: dict[int, int] = {}
+        titled = None
         if dense:
             allowed = queries.embedded_pids_matching(conn, filters) if filters.active else None
             if vector is None:
                 vector = self._embed(query)
             fetch = wanted * self._passages_per_doc(conn)
-            dense_docs, best_pid = self._dense(conn, vector, fetch, allowed)
+            dense_docs, best_pid, titled = self._dense(conn, vector, fetch, allowed)
         lexical_docs = dict(self.lexical.search(conn, terms, wanted, filters)) if lexical else {}
-        pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query), filters=filters)
+        pool = Candidates(dense_docs, lexical_docs, terms, best_pid, date_hint=date_hint(query), filters=filters,
+                          titled=titled)
         # A filter narrows the query's result set (search.archive) and nothing else, so it gives exactly
         # the releases its facet count promised: the dense part is taken from the unfiltered candidates,
         # measured against their best (with the filter's own best as the reference and candidates from
@@ -210,10 +202,12 @@ class Searcher:
             self._hybrid_evidence(conn, pool)
         return pool
 
-    def _dense(self, conn, vector: np.ndarray, fetch: int, allowed) -> tuple[dict[int, float], dict[int, int]]:
-        """Article scores (best passage, with the title's own cosine mixed in; calibrated across
-        languages when the index has several) and
-        each article's best passage, from the ``fetch`` nearest passages among ``allowed`` (None: all)."""
+    def _dense(self, conn, vector: np.ndarray, fetch: int, allowed
+               ) -> tuple[dict[int, float], dict[int, int], dict[int, float] | None]:
+        """Article scores (best passage; calibrated across languages when the index has several), each
+        article's best passage, from the ``fetch`` nearest passages among ``allowed`` (None: all), and
+        the scores with each title's own cosine mixed in (search.titles: what hybrid fuses; None when
+        ``title_weight`` is 0 or the index has no title vectors)."""
         stats = self._language_stats(conn)
         if stats is None:
             hits = self.reader.dense_search(vector, fetch, allowed)
@@ -225,12 +219,15 @@ class Searcher:
                     hits += self.reader.dense_search(vector, fetch, chosen)
             hits.sort(key=lambda h: (-h.score, h.pid))
         docs, best_pid = self._aggregate(conn, hits)
-        if self.settings.title_weight > 0 and docs:  # the headline's own vector (search.titles)
-            docs = mix_titles(docs, *queries.title_vectors(conn, list(docs), self.reader.dimension), vector,
-                              self.settings.title_weight)
-        if stats is None:
-            return docs, best_pid
-        return calibrate(docs, self._languages(conn, docs), stats.offsets(vector)), best_pid
+        titled = None
+        if self.settings.title_weight > 0 and docs:
+            rowids, vectors = queries.title_vectors(conn, list(docs), self.reader.dimension)
+            titled = mix_titles(docs, rowids, vectors, vector, self.settings.title_weight) if rowids else None
+        if stats is not None:
+            languages, offsets = self._languages(conn, docs), stats.offsets(vector)
+            docs = calibrate(docs, languages, offsets)
+            titled = calibrate(titled, languages, offsets) if titled is not None else None
+        return docs, best_pid, titled
 
     def _hybrid_evidence(self, conn, pool: Candidates) -> None:
         """What the fusion needs besides the scores: the lexical evidence that can point at the answer
@@ -239,7 +236,7 @@ class Searcher:
         a period, each candidate's date fit (search.fusion)."""
         pool.lexical_max = max_lexical_weight(self._vectors_per_article(conn))
         if self.settings.lexical_evidence == "language-agreement":
-            dense_top, lexical_top = top_keys(pool.dense), top_keys(pool.lexical)
+            dense_top, lexical_top = top_keys(pool.titled or pool.dense), top_keys(pool.lexical)
             languages = self._languages(conn, dict.fromkeys(dense_top + lexical_top, 0.0))
             agreement = language_agreement(
                 [languages.get(k, "") for k in dense_top], [languages.get(k, "") for k in lexical_top])
