@@ -54,11 +54,6 @@ def max_article_rowid(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT max(rowid) FROM articles").fetchone()[0] or 0)
 
 
-def live_rowids(conn: sqlite3.Connection, rowids: Sequence[int]) -> set[int]:
-    """Those of ``rowids`` whose article still exists."""
-    return rowids_passing(conn, Filters(), rowids)
-
-
 def article_rowids_matching(conn: sqlite3.Connection, filters: Filters) -> np.ndarray:
     """Rowids (int64) of the articles that pass ``filters``."""
     where, args = filter_clause(filters)

@@ -40,7 +40,6 @@ from thaigov_search.store.fts5 import lexical_rows
 from thaigov_search.store.postings import Postings, build_postings
 from thaigov_search.store.queries import (
     article_rowids_matching,
-    live_rowids,
     max_article_rowid,
     read_transaction,
 )
@@ -217,6 +216,7 @@ class MemoryEngine:
         self._lock = threading.Lock()
         self._identity: tuple[int, int] | None = None
         self._index: LexicalIndex | None = None
+        self._live: tuple[int, frozenset[int]] | None = None  # (generation, live article rowids)
 
     @property
     def index(self) -> LexicalIndex:
@@ -244,10 +244,21 @@ class MemoryEngine:
         index = self.index
         allowed = article_rowids_matching(conn, filters) if filters.active else None
         fetch = k
+        live = self._live_rowids(conn)
         while True:
             hits = index.search(terms, fetch, allowed, min_score)
-            live = live_rowids(conn, [rowid for rowid, _ in hits])
             found = [(rowid, score) for rowid, score in hits if rowid in live]
             if len(found) >= k or len(hits) < fetch:  # enough, or nothing more to fetch
                 return found[:k]
             fetch *= 2  # articles deleted since the index was loaded took some places
+
+    def _live_rowids(self, conn: sqlite3.Connection) -> frozenset[int]:
+        """The live articles' rowids, read once per generation (~5 MB at the full corpus). Asking the
+        database about every hit cost 6 ms per search at the full corpus, where a query's lexical
+        result set holds up to 10,000 articles (2026-12-03, 2 vCPU Xeon)."""
+        generation = current_generation(conn)
+        cached = self._live
+        if cached is None or cached[0] != generation:
+            cached = (generation, frozenset(article_rowids_matching(conn, Filters()).tolist()))
+            self._live = cached
+        return cached[1]
