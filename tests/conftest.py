@@ -20,6 +20,8 @@ for _name, _value in OLD_DEFAULTS.items():
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "thaigov-sample.jsonl"
+# Nine releases with two English <-> Thai twin pairs (COVID-19 supplies for prisons, IMT-GT), cut from the corpus.
+TWINS_SAMPLE = FIXTURES / "twins-sample.jsonl"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
@@ -47,6 +49,23 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, settings: Settings, e
     index_dir = tmp_path_factory.mktemp("sample-index")
     report = run_index([SAMPLE], index_dir, settings, progress=False, embedder=embedder)
     assert report.indexed > 0
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def lead_settings(settings: Settings) -> Settings:
+    """Lead passages only, as the full-corpus setup."""
+    return settings.model_copy(update={"max_passages_per_article": 1})
+
+
+@pytest.fixture(scope="module")
+def twins_index(tmp_path_factory: pytest.TempPathFactory, lead_settings: Settings, embedder) -> Path:
+    """The twins sample indexed with lead passages (twins linked, titles embedded). Read-only."""
+    from thaigov_search.indexing.run import run_index
+
+    index_dir = tmp_path_factory.mktemp("twins-index")
+    report = run_index([TWINS_SAMPLE], index_dir, lead_settings, progress=False, embedder=embedder)
+    assert report.indexed == 9
     return index_dir
 
 

@@ -1,5 +1,5 @@
 """Headlines embedded on their own (issue #11): stored at index time, added to older indexes, mixed
-into dense scores. Real releases (tests/fixtures/twins-sample.jsonl, cut from the shared corpus)."""
+into dense scores. Real releases (``twins_index`` of conftest: tests/fixtures/twins-sample.jsonl)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.test_twins import TWINS_SAMPLE
 from thaigov_search.search.titles import mix_titles
-
-
-@pytest.fixture(scope="module")
-def lead_settings(settings):
-    return settings.model_copy(update={"max_passages_per_article": 1})
-
-
-@pytest.fixture(scope="module")
-def titled_index(tmp_path_factory: pytest.TempPathFactory, lead_settings, embedder) -> Path:
-    from thaigov_search.indexing.run import run_index
-
-    index_dir = tmp_path_factory.mktemp("titled-index")
-    run_index([TWINS_SAMPLE], index_dir, lead_settings, progress=False, embedder=embedder)
-    return index_dir
 
 
 def title_vector_count(index_dir: Path) -> tuple[int, int]:
@@ -34,10 +19,10 @@ def title_vector_count(index_dir: Path) -> tuple[int, int]:
                             " (SELECT count(*) FROM articles WHERE title != '')").fetchone()
 
 
-def test_every_titled_release_gets_its_headline_embedded_on_its_own(titled_index: Path, embedder) -> None:
-    stored, titled = title_vector_count(titled_index)
+def test_every_titled_release_gets_its_headline_embedded_on_its_own(twins_index: Path, embedder) -> None:
+    stored, titled = title_vector_count(twins_index)
     assert stored == titled == 9
-    with sqlite3.connect(titled_index / "index.sqlite") as conn:
+    with sqlite3.connect(twins_index / "index.sqlite") as conn:
         blob, title = conn.execute("SELECT t.vector, a.title FROM title_vectors t JOIN articles a"
                                    " ON a.rowid = t.article_rowid WHERE a.id = 'tg036475'").fetchone()
     assert title.startswith("ครม. อนุมัติวงเงิน 150.69 ล้านบาท")
@@ -45,13 +30,13 @@ def test_every_titled_release_gets_its_headline_embedded_on_its_own(titled_index
     assert float(stored_vector @ embedder.embed_passages([title])[0]) > 0.99
 
 
-def test_an_index_from_before_title_vectors_gets_them_on_the_next_index_run(titled_index: Path, tmp_path: Path,
+def test_an_index_from_before_title_vectors_gets_them_on_the_next_index_run(twins_index: Path, tmp_path: Path,
                                                                            lead_settings, embedder) -> None:
     from thaigov_search.indexing.run import run_index
     from thaigov_search.search.searcher import Searcher
 
     index_dir = tmp_path / "old-index"
-    shutil.copytree(titled_index, index_dir)
+    shutil.copytree(twins_index, index_dir)
     with sqlite3.connect(index_dir / "index.sqlite") as conn:  # the layout before title vectors
         conn.execute("DROP TABLE title_vectors")
     assert Searcher(index_dir, lead_settings, embedder=embedder).search("COVID-19 supplies for prisons", k=3).results
@@ -60,24 +45,24 @@ def test_an_index_from_before_title_vectors_gets_them_on_the_next_index_run(titl
     assert title_vector_count(index_dir) == (9, 9)
 
 
-def test_deleting_a_release_deletes_its_title_vector(titled_index: Path, tmp_path: Path, lead_settings,
+def test_deleting_a_release_deletes_its_title_vector(twins_index: Path, tmp_path: Path, lead_settings,
                                                     embedder) -> None:
     from thaigov_search.indexing.run import run_index
 
     index_dir = tmp_path / "index"
-    shutil.copytree(titled_index, index_dir)
+    shutil.copytree(twins_index, index_dir)
     run_index([], index_dir, lead_settings, delete_ids=["tg036475"], progress=False, embedder=embedder)
     assert title_vector_count(index_dir) == (8, 8)
 
 
 def test_hybrid_fuses_dense_scores_with_the_titles_cosine_mixed_in_and_dense_mode_keeps_passages(
-        titled_index: Path, lead_settings, embedder) -> None:
+        twins_index: Path, lead_settings, embedder) -> None:
     from thaigov_search.search.searcher import Searcher
 
     query = "Cabinet approves 150.69 million Baht to procure COVID-19 supplies for correctional facilities"
     pools = {}
     for weight in (0.0, 0.2):
-        searcher = Searcher(titled_index, lead_settings.model_copy(update={"title_weight": weight}), embedder=embedder)
+        searcher = Searcher(twins_index, lead_settings.model_copy(update={"title_weight": weight}), embedder=embedder)
         with searcher.reader.snapshot() as conn:
             pools[weight] = searcher.candidates(conn, query, lexical=False)
     assert pools[0.0].titled is None

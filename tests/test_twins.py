@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TWINS_SAMPLE
 from tests.test_web_page import CHROMIUM, browser, page_at, search  # noqa: F401 - browser is a fixture
 from thaigov_search.indexing.adapt_pairs import load_articles
 from thaigov_search.indexing.twins import evidence, find_twins, is_list_release
-
-TWINS_SAMPLE = Path(__file__).parent / "fixtures" / "twins-sample.jsonl"
 
 
 def test_evidence_keeps_amounts_and_names_but_not_years_days_or_function_words():
@@ -69,21 +68,6 @@ def test_english_labelled_release_with_a_thai_title_is_never_linked(sample_artic
 # ------------------------------------------------------------- linked at index time, used in search
 COVID_PRISONS = ("tg036061", "tg036475")  # English, Thai: 150.69 million baht of COVID-19 supplies for prisons
 IMT_GT = ("tg035917", "tg037983")
-
-
-@pytest.fixture(scope="module")
-def lead_settings(settings):
-    return settings.model_copy(update={"max_passages_per_article": 1})
-
-
-@pytest.fixture(scope="module")
-def twins_index(tmp_path_factory: pytest.TempPathFactory, lead_settings, embedder) -> Path:
-    from thaigov_search.indexing.run import run_index
-
-    index_dir = tmp_path_factory.mktemp("twins-index")
-    report = run_index([TWINS_SAMPLE], index_dir, lead_settings, progress=False, embedder=embedder)
-    assert report.indexed == 9
-    return index_dir
 
 
 @pytest.fixture(scope="module")
