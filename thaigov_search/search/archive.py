@@ -173,16 +173,15 @@ def arrange(ranked: Sequence[tuple[int, float]], mode: str, dense: Mapping[int, 
     needs_articles = options.sort != "relevance" or options.recency > 0 or bool(options.facets)
     lifting = mode == "hybrid" and options.twin_lift > 0
     known = facts(needs_articles) if (needs_articles or options.collapse or lifting) else None
-    if lifting and known is not None and known.twin:
-        ranked = lift_twins(ranked, known.twin, options.twin_lift, allowed)
-    else:
-        lifting = False
+    twin = known.twin if lifting and known is not None else {}
+    if twin:
+        ranked = lift_twins(ranked, twin, options.twin_lift, allowed)
     if options.recency > 0 and known is not None:
         ranked = decay(ranked, known, options.recency)
     members = result_set(mode, dense, matches, options.dense_margin, dense_top, dense_scope)
-    if lifting and known is not None:
+    if twin:
         ranked_keys = {rowid for rowid, _ in ranked}
-        members |= {known.twin[m] for m in list(members) if m in known.twin and known.twin[m] in ranked_keys}
+        members |= {twin[m] for m in list(members) if m in twin and twin[m] in ranked_keys}
     items = [(rowid, score) for rowid, score in ranked if rowid in members]
     shown = {rowid for rowid, _ in items}
     extra = sorted(((rowid, bm25) for rowid, bm25 in matches.items() if rowid in members and rowid not in shown),

@@ -35,7 +35,12 @@ class Candidates:
     dense_scope: set[int] | None = None  # with a filter: the unfiltered query's dense candidates
     lexical_max: float = MAX_LEXICAL_WEIGHT  # BM25's largest share in hybrid (search.fusion.max_lexical_weight)
     filters: Filters | None = None  # the request's filter, which the candidates already passed
-    titled: dict[int, float] | None = None  # ``dense`` with each title's cosine mixed in: what hybrid fuses (search.titles)
+    titled: dict[int, float] | None = None  # ``dense`` with each title's cosine mixed in (search.titles)
+
+    @property
+    def hybrid_dense(self) -> dict[int, float]:
+        """The dense scores hybrid fuses: ``titled`` when the index has title vectors, else ``dense``."""
+        return self.dense if self.titled is None else self.titled
 
 
 def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
@@ -45,5 +50,5 @@ def rank(pool: Candidates, mode: str) -> list[tuple[int, float]]:
         return sorted(pool.dense.items(), key=lambda kv: (-kv[1], kv[0]))
     if mode == "lexical":
         return sorted(pool.lexical.items(), key=lambda kv: (-kv[1], kv[0]))
-    return hybrid_ranking(pool.dense if pool.titled is None else pool.titled, pool.lexical, pool.terms, pool.evidence, pool.dates, pool.date_weight,
+    return hybrid_ranking(pool.hybrid_dense, pool.lexical, pool.terms, pool.evidence, pool.dates, pool.date_weight,
                           pool.lexical_max)

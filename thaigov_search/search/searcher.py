@@ -186,7 +186,7 @@ class Searcher:
         # measured against their best (with the filter's own best as the reference and candidates from
         # inside the filter, a narrow category let in weaker matches: 2 results behind a count of 1).
         if dense and filters.active:
-            unfiltered = self._dense(conn, vector, fetch, None)[0]
+            unfiltered = self._dense(conn, vector, fetch, None, titles=False)[0]
             pool.dense_top, pool.dense_scope = max(unfiltered.values(), default=None), set(unfiltered)
         if lexical:  # the lexical part of the result set: every article that matches well enough (search.archive)
             # relative to what this index can give the query: the ideal BM25, or the best match when
@@ -202,12 +202,12 @@ class Searcher:
             self._hybrid_evidence(conn, pool)
         return pool
 
-    def _dense(self, conn, vector: np.ndarray, fetch: int, allowed
+    def _dense(self, conn, vector: np.ndarray, fetch: int, allowed, titles: bool = True
                ) -> tuple[dict[int, float], dict[int, int], dict[int, float] | None]:
         """Article scores (best passage; calibrated across languages when the index has several), each
         article's best passage, from the ``fetch`` nearest passages among ``allowed`` (None: all), and
         the scores with each title's own cosine mixed in (search.titles: what hybrid fuses; None when
-        ``title_weight`` is 0 or the index has no title vectors)."""
+        ``titles`` is false, ``title_weight`` is 0 or the index has no title vectors)."""
         stats = self._language_stats(conn)
         if stats is None:
             hits = self.reader.dense_search(vector, fetch, allowed)
@@ -220,7 +220,7 @@ class Searcher:
             hits.sort(key=lambda h: (-h.score, h.pid))
         docs, best_pid = self._aggregate(conn, hits)
         titled = None
-        if self.settings.title_weight > 0 and docs:
+        if titles and self.settings.title_weight > 0 and docs:
             rowids, vectors = queries.title_vectors(conn, list(docs), self.reader.dimension)
             titled = mix_titles(docs, rowids, vectors, vector, self.settings.title_weight) if rowids else None
         if stats is not None:
@@ -236,7 +236,7 @@ class Searcher:
         a period, each candidate's date fit (search.fusion)."""
         pool.lexical_max = max_lexical_weight(self._vectors_per_article(conn))
         if self.settings.lexical_evidence == "language-agreement":
-            dense_top, lexical_top = top_keys(pool.titled or pool.dense), top_keys(pool.lexical)
+            dense_top, lexical_top = top_keys(pool.hybrid_dense), top_keys(pool.lexical)
             languages = self._languages(conn, dict.fromkeys(dense_top + lexical_top, 0.0))
             agreement = language_agreement(
                 [languages.get(k, "") for k in dense_top], [languages.get(k, "") for k in lexical_top])
