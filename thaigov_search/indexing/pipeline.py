@@ -308,11 +308,8 @@ class Indexer:
         if not texts and not any(titles):  # nothing changed: do not load the model just to embed nothing
             return Vectors([None for _ in chosen], [None for _ in chosen])
         started = time.perf_counter()
-        batch_size = self.settings.batch_size or self.embedder.default_batch_size
-        dimension = self.embedder.dimension
-        matrix = self.embedder.embed_passages(texts, batch_size=batch_size) if texts else np.zeros((0, dimension))
-        named = [t for t in titles if t]
-        title_matrix = self.embedder.embed_passages(named, batch_size=batch_size) if named else np.zeros((0, dimension))
+        matrix = self._embed_texts(texts)
+        title_matrix = self._embed_texts([t for t in titles if t])
         report.embed_seconds += time.perf_counter() - started
         report.embedded_passages += len(texts)
         report.tokens += sum(p.n_tokens for group in chosen for p in group)
@@ -328,6 +325,12 @@ class Indexer:
             row += bool(title)
         return Vectors(out, title_vectors)
 
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Passage embeddings of ``texts`` at the run's batch size (an empty matrix for none)."""
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return self.embedder.embed_passages(texts, batch_size=self.settings.batch_size or self.embedder.default_batch_size)
+
     def embed_missing_titles(self, progress: bool = True) -> int:
         """Embed the titles of articles indexed before title vectors existed (at the start of `index`;
         ~30 tokens each: the 91,686 of the whole corpus took 364 s here, with tests running beside). Returns
@@ -338,8 +341,7 @@ class Indexer:
             if bar is None:
                 logger.info("embedding the titles of articles indexed before title vectors existed")
                 bar = tqdm(unit="title", desc="title vectors", disable=not progress, dynamic_ncols=True)
-            batch_size = self.settings.batch_size or self.embedder.default_batch_size
-            matrix = self.embedder.embed_passages([title for _, title in batch], batch_size=batch_size)
+            matrix = self._embed_texts([title for _, title in batch])
             self.writer.add_title_vectors([(rowid, matrix[i]) for i, (rowid, _) in enumerate(batch)])
             total += len(batch)
             bar.update(len(batch))

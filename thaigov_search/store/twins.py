@@ -86,10 +86,6 @@ def all_links(conn: sqlite3.Connection) -> list[tuple[int, int]]:
     return conn.execute("SELECT en, th FROM twins").fetchall()
 
 
-def count(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM twins").fetchone()[0]) if has_table(conn) else 0
-
-
 def twin_rows(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, tuple[str, str, str, str]]:
     """rowid -> (twin id, title, language, url) for those of ``rowids`` that have a twin."""
     if not rowids or not has_table(conn):
