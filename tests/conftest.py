@@ -54,7 +54,8 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory, settings: Settings, e
 
 @pytest.fixture(scope="module")
 def lead_settings(settings: Settings) -> Settings:
-    """Lead passages only, as the full-corpus setup."""
+    """Lead passages only, as the full-corpus setup (long releases: embedding every passage would make
+    the modules that use it slow on a 2-core machine)."""
     return settings.model_copy(update={"max_passages_per_article": 1})
 
 

@@ -30,13 +30,6 @@ INFORMAL_DEBT = {"tg000139", "tg005855", "tg007995", "tg010401", "tg017237", "tg
 
 
 @pytest.fixture(scope="module")
-def lead_settings(settings: Settings) -> Settings:
-    """Lead passages only (as the full-corpus setup): these releases are long, and embedding every
-    passage would make this module slow on a 2-core machine."""
-    return settings.model_copy(update={"max_passages_per_article": 1})
-
-
-@pytest.fixture(scope="module")
 def archive_index(tmp_path_factory: pytest.TempPathFactory, lead_settings: Settings, embedder) -> Path:
     from thaigov_search.indexing.run import run_index
 
