@@ -24,6 +24,7 @@ from thaigov_search.core.article import Article
 from thaigov_search.core.cpu import available_cores, quota_cores
 from thaigov_search.core.filters import Filters
 from thaigov_search.core.settings import Settings
+from thaigov_search.core.title_phrases import title_phrases
 from thaigov_search.indexing.chunking import chunk_article
 from thaigov_search.indexing.pipeline import Indexer
 from thaigov_search.indexing.run import run_index
@@ -31,10 +32,12 @@ from thaigov_search.search.lexical.fts5 import Fts5Engine
 from thaigov_search.search.lexical.memory import MemoryEngine
 from thaigov_search.search.lexical.terms import query_terms
 from thaigov_search.search.searcher import Searcher
+from thaigov_search.search.suggest import Suggestions
 from thaigov_search.store.fts5 import lexical_rows
 from thaigov_search.store.manifest import Manifest
 from thaigov_search.store.postings import build_postings, open_postings
-from thaigov_search.store.queries import article_count, article_passages
+from thaigov_search.store.queries import all_titles, article_count, article_passages
+from thaigov_search.store.suggestions import open_suggestions
 
 DEMO = FIXTURES / "demo-sample.jsonl.gz"
 QUERIES = ["มติคณะรัฐมนตรี", "เกษตรกร น้ำท่วม ช่วยเหลือ", "รัฐบาลดิจิทัล สัมมนา 2561", "digital government seminar",
@@ -92,6 +95,31 @@ def test_the_bm25_snapshot_holds_exactly_the_database_terms(sample_index: Path) 
     assert not mapped.rowids.flags.writeable  # a read-only mapping, shared through the page cache
 
 
+def texts(answer) -> list[str]:
+    return [s.text for s in answer.suggestions]
+
+
+def test_the_suggestion_snapshot_holds_the_phrases_of_the_database_titles(sample_index: Path, settings, embedder) -> None:
+    """The indexer writes the phrases once (suggest-<gen>.bin); a server maps them instead of building
+    its own copy, and completes exactly as a build from the same titles does."""
+    manifest = Manifest.read(sample_index)
+    assert manifest.suggestions == f"suggest-{manifest.snapshot_generation}.bin"
+    mapped = open_suggestions(sample_index / manifest.suggestions)
+    with sqlite3.connect(sample_index / "index.sqlite") as conn:
+        built_titles = all_titles(conn)
+    built = title_phrases(built_titles)
+    assert len(mapped) == len(built.keys) > 300
+    assert [mapped.keys[i] for i in range(0, len(mapped), 7)] == built.keys[::7]
+    assert [mapped.texts[i] for i in range(0, len(mapped), 7)] == built.texts[::7]
+    assert np.array_equal(mapped.weights, built.weights) and not mapped.weights.flags.writeable
+    searcher = Searcher(sample_index, settings, embedder=embedder)
+    in_memory = Suggestions.build(built_titles)
+    for typed in ("เหลื่", "รัฐบา", "ครม.", "digital", "256", "กระทรวงดิจิ", "ไม่มีคำนี้แน่นอน"):
+        assert texts(searcher.suggest(typed, k=8)) == in_memory.complete(typed, 8), typed
+    assert texts(searcher.suggest("รัฐบา"))  # answered at once: nothing built
+    assert searcher._suggestions._table is not None
+
+
 def test_snapshots_follow_incremental_writes_and_deletes(writable_index: Path, settings, embedder) -> None:
     reader_before = Searcher(writable_index, settings, embedder=embedder)  # maps the first snapshot
     assert_like_the_database(reader_before)
@@ -102,6 +130,10 @@ def test_snapshots_follow_incremental_writes_and_deletes(writable_index: Path, s
         second = Manifest.read(writable_index)
         assert second.lexical != first.lexical and second.snapshot_generation > first.snapshot_generation
         assert not (writable_index / first.lexical).exists() and (writable_index / second.lexical).exists()
+        assert second.suggestions != first.suggestions and not (writable_index / first.suggestions).exists()
+        # a server opened before picks up the new snapshot's phrases once the generation moves
+        assert "ปลาบึก" in texts(reader_before.suggest("ปลาบึ"))
+        assert "ปลาบึก" in texts(Searcher(writable_index, settings, embedder=embedder).suggest("ปลาบึ"))
         # the reader opened before still maps the old files (unlinked, still readable) and replays the write
         assert reader_before.search("ปลาบึกแม่น้ำโขง", mode="lexical").results[0].id == "fish-1"
         assert reader_before.search("ปลาบึกแม่น้ำโขง", mode="dense").results[0].id == "fish-1"
@@ -146,6 +178,7 @@ def test_snapshots_stay_consistent_after_kill_9_and_a_rerun(tmp_path: Path, sett
     rerun = Manifest.read(index_dir)
     assert rerun.snapshot_generation == generation(index_dir) and rerun.lexical != snapshot.lexical
     assert sorted(p.name for p in index_dir.glob("*bm25*")) == [rerun.lexical]  # the old one and the torn one pruned
+    assert sorted(p.name for p in index_dir.glob("*suggest*")) == [rerun.suggestions]
     assert_like_the_database(searcher)
     assert_like_the_database(Searcher(index_dir, settings, embedder=embedder))
 
@@ -161,6 +194,19 @@ def test_a_damaged_bm25_snapshot_is_refused_with_a_clear_message(writable_index:
     searcher = Searcher(writable_index, settings, embedder=embedder, verify="later")  # the service's fast open ...
     with pytest.raises(IndexCorruptError, match="bm25-.*damaged"):
         searcher.reader.verify_files()  # ... and its background check
+
+
+def test_a_damaged_suggestion_snapshot_is_refused_by_the_check_and_never_served(writable_index: Path, settings,
+                                                                                  embedder) -> None:
+    from thaigov_search.store.schema import IndexCorruptError
+
+    path = writable_index / Manifest.read(writable_index).suggestions
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size // 2)
+    with pytest.raises(IndexCorruptError, match="suggest-.*damaged"):
+        Searcher(writable_index, settings, embedder=embedder, verify="later").reader.verify_files()
+    with pytest.raises(IndexCorruptError, match="suggest-.*damaged"):
+        open_suggestions(path)
 
 
 def test_cores_available_follow_the_cgroup_quota(tmp_path: Path) -> None:

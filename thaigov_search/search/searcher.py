@@ -78,7 +78,7 @@ class Searcher:
         self._stats_lock = threading.Lock()
         self._facts = FactsCache()
         self._speller = Speller()
-        self._suggestions = SuggestionCache(self._titles)
+        self._suggestions = SuggestionCache(self._titles, self.reader.suggestions_snapshot)
         self.query_vectors = QueryVectors(lambda texts: self.embedder.embed_queries(texts), settings.query_cache_size)
 
     @property
@@ -306,9 +306,10 @@ class Searcher:
 
     # ---------------------------------------------------------------------- suggestions
     def suggest(self, typed: str, k: int = 8, wait_s: float = 30.0) -> SuggestResponse:
-        """Completions of a half-typed query from phrases of the index's titles (search.suggest).
-        The phrases are built in the background on first use (~4 s per 10,000 titles) and after
-        writes; until the first build ends this waits at most ``wait_s``, then answers nothing."""
+        """Completions of a half-typed query from phrases of the index's titles (search.suggest):
+        the snapshot's phrase file, mapped; for an index without one they are built in the background
+        on first use (~1-4 s per 10,000 titles) and after writes, and until the first build ends this
+        waits at most ``wait_s``, then answers nothing."""
         self.reader.refresh()
         built = self._suggestions.get(self.reader.generation, wait_s)
         texts = built.complete(typed, k) if built is not None else []

@@ -1,13 +1,11 @@
 """Search suggestions as the user types: phrases that occur in the index's titles, completed from a prefix.
 
-Built from the titles (:class:`Suggestions.build`): each title is normalised and cut into dictionary
-words (the index's segmentation, keeping spaces), and every run of 1 to :data:`MAX_WORDS` words that
-starts and ends on a word becomes a phrase, shown exactly as it appears in the title (Thai, Latin
-case, digits and B.E. years kept: ``COVID-19``, ``2561``). A phrase's weight is the number of titles
-holding it; phrases of two or more words must occur in at least two titles. Phrases are kept sorted
-by a *key*: lower-cased with every space removed, so a typed prefix matches whether or not the user
-typed the spaces, and a prefix that ends inside a Thai word still matches the phrases that start
-with it (``เหลื่`` -> ``เหลื่อมล้ำ``).
+The phrases (core/title_phrases.py: 1 to 4 title words, shown as the title writes them, weighted by
+the titles holding them, sorted by a key that is lower-cased with every space removed) are written
+by the indexer with each snapshot (``suggest-<gen>.bin``, store/suggestions.py) and mapped here, so
+every server process shares one copy and builds nothing. For an index written before that file
+existed they are built in memory in a background thread (:class:`SuggestionCache`) until its next
+``index`` run writes one.
 
 Answering (:meth:`Suggestions.complete`): binary search for the key range of the typed prefix, then
 the ``k`` heaviest phrases of the range by ``numpy.argpartition``: one bisect and one partial sort,
@@ -20,132 +18,105 @@ Memory and time at the full corpus (91,792 titles): see docs/performance.md (iss
 
 from __future__ import annotations
 
-import bisect
 import logging
-import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from thaigov_search.core.thai_text import normalize_text, thai_words
+from thaigov_search.core.title_phrases import key_of, title_phrases
+from thaigov_search.store.schema import IndexCorruptError
+from thaigov_search.store.suggestions import PhraseTable, phrase_table
 
 logger = logging.getLogger(__name__)
-
-MAX_WORDS = 4
-MIN_TITLES_MULTIWORD = 2
-_SPACE = re.compile(r"\s+")
-_UNPAIRED = re.compile(r"[()\[\]{}“”\"«»]")  # brackets and quotes: a phrase cut through them reads badly
-_WORDLIKE = re.compile(r"[0-9A-Za-z\u0e01-\u0e4e]")  # a phrase starts and ends on a letter or digit
-
-
-def key_of(text: str) -> str:
-    """The match key: normalised, lower-cased, every space removed."""
-    return _SPACE.sub("", normalize_text(text).lower())
 
 
 @dataclass
 class Suggestions:
-    keys: list[str]  # sorted
-    texts: list[str]  # display text per key
-    weights: np.ndarray  # titles holding the phrase, per key
+    table: PhraseTable
 
     @classmethod
     def build(cls, titles: Iterable[str]) -> Suggestions:
-        counts: Counter[str] = Counter()
-        single: set[str] = set()  # one-word phrases (kept even when only one title holds them)
-        for title in titles:
-            found: set[str] = set()
-            words: list[tuple[str, str, bool, bool]] = []  # (separator before, word, starts ok, ends ok)
-            gap = ""
-            for word in thai_words(normalize_text(title), keep_whitespace=True):
-                if word.isspace():
-                    gap = " "
-                    continue
-                words.append((gap, word, bool(_WORDLIKE.match(word)), bool(_WORDLIKE.match(word[-1]))))
-                gap = ""
-            for i, (_, first, starts, ends) in enumerate(words):
-                if not starts:
-                    continue
-                text = first
-                if ends:
-                    found.add(text)
-                    single.add(text)
-                for gap, word, _, ends in words[i + 1:i + MAX_WORDS]:
-                    text = text + gap + word
-                    if ends:
-                        found.add(text)
-            counts.update(found)
-        best: dict[str, tuple[int, str]] = {}  # key -> (titles, text): the commonest spelling wins
-        for text, n in counts.items():
-            if n < MIN_TITLES_MULTIWORD and text not in single:
-                continue
-            if _UNPAIRED.search(text):
-                continue
-            key = _SPACE.sub("", text.lower())  # key_of without normalising again: titles were normalised
-            if not key:
-                continue
-            total, shown = best.get(key, (0, text))
-            best[key] = (total + n, shown if counts.get(shown, 0) >= n else text)
-        keys = sorted(best)
-        return cls(keys, [best[k][1] for k in keys], np.array([best[k][0] for k in keys], dtype=np.int32))
+        """In memory, from ``titles`` (an index without a suggestion file; tests, benchmarks)."""
+        return cls(phrase_table(title_phrases(titles)))
 
     def __len__(self) -> int:
-        return len(self.keys)
-
-    def _range(self, key: str) -> tuple[int, int]:
-        lo = bisect.bisect_left(self.keys, key)
-        hi = bisect.bisect_left(self.keys, key + "\U0010ffff", lo)
-        return lo, hi
+        return len(self.table)
 
     def _top(self, lo: int, hi: int, k: int) -> list[int]:
-        weights = self.weights[lo:hi]
+        weights = self.table.weights[lo:hi]
         if hi - lo > k:
             chosen = np.argpartition(-weights, k - 1)[:k]
         else:
             chosen = np.arange(hi - lo)
+        keys = {lo + int(i): self.table.keys[lo + int(i)] for i in chosen}
         # heaviest first; ties: the shorter (closer to what was typed), then alphabetical
-        return sorted((lo + int(i) for i in chosen), key=lambda i: (-int(self.weights[i]), len(self.keys[i]), self.keys[i]))
+        return sorted(keys, key=lambda i: (-int(self.table.weights[i]), len(keys[i]), keys[i]))
 
     def complete(self, typed: str, k: int = 8) -> list[str]:
         """Up to ``k`` completions of ``typed``, heaviest first (module doc)."""
         key = key_of(typed)
-        if not key or not self.keys:
+        if not key or not len(self.table):
             return []
-        lo, hi = self._range(key)
+        texts = self.table.texts
+        lo, hi = self.table.keys.prefix_range(key)
         if hi > lo:
-            return [self.texts[i] for i in self._top(lo, hi, k)]
+            return [texts[i] for i in self._top(lo, hi, k)]
         head_words = thai_words(normalize_text(typed), keep_whitespace=True)
         for cut in range(1, len(head_words)):
             tail = key_of("".join(head_words[cut:]))
             if not tail:
                 continue
-            lo, hi = self._range(tail)
+            lo, hi = self.table.keys.prefix_range(tail)
             if hi > lo:
                 head = "".join(head_words[:cut])
-                return [head + self.texts[i] for i in self._top(lo, hi, k)]
+                return [head + texts[i] for i in self._top(lo, hi, k)]
         return []
 
 
 
 class SuggestionCache:
-    """The current :class:`Suggestions`, built in a background thread from the titles and rebuilt when
-    the index's generation moves; until the first build ends, :meth:`get` waits at most ``wait_s``
-    (a stale set is served while a newer one is built)."""
+    """The current :class:`Suggestions`: the phrases of the newest snapshot file when the index has one
+    (looked for again whenever the index's generation moves), else built in a background thread from
+    the titles and rebuilt when the generation moves; until the first build ends, :meth:`get` waits
+    at most ``wait_s`` (a stale set is served while a newer one is built)."""
 
-    def __init__(self, titles: Callable[[], list[str]]):
+    def __init__(self, titles: Callable[[], list[str]], mapped: Callable[[], PhraseTable | None]):
         self._titles = titles
+        self._mapped = mapped
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._current: Suggestions | None = None
         self._generation: int | None = None
         self._building: int | None = None
+        self._looked: int | None = None  # the generation a snapshot file was last looked for at
+        self._table: PhraseTable | None = None  # the mapped phrases in use
+
+    def _snapshot_file(self, generation: int) -> bool:
+        """Use the newest snapshot's phrases file if there is one (looked for once per generation)."""
+        with self._lock:
+            if self._looked == generation:
+                return self._table is not None
+            self._looked = generation
+        try:
+            table = self._mapped()
+        except (IndexCorruptError, OSError):  # keep what is served; the index check reports the file
+            logger.exception("could not map the suggestion phrases of the newest snapshot")
+            table = None
+        with self._lock:
+            if table is not None and table is not self._table:
+                self._table, self._current, self._generation = table, Suggestions(table), generation
+                self._ready.set()
+            return self._table is not None
 
     def refresh(self, generation: int) -> None:
-        """Start building for ``generation`` unless that is built or being built."""
+        """Map the newest snapshot's phrases, or start building for ``generation`` unless that is built
+        or being built."""
+        if self._snapshot_file(generation):
+            return
         with self._lock:
             if generation in (self._generation, self._building):
                 return
@@ -158,7 +129,8 @@ class SuggestionCache:
             built = Suggestions.build(self._titles())
             logger.info("suggestions: %d phrases built in %.1f s", len(built), time.perf_counter() - started)
             with self._lock:
-                self._current, self._generation = built, generation
+                if self._table is None:  # a snapshot file found meanwhile wins
+                    self._current, self._generation = built, generation
         except Exception:
             logger.exception("could not build the search suggestions")
         finally:

@@ -77,9 +77,8 @@ def backup_index(index_dir: Path, dest: Path) -> BackupReport:
     try:
         with file_lock(source / SNAPSHOT_LOCK):
             manifest = Manifest.read(source)
-            for name in (manifest.snapshot, manifest.lexical):  # the vector and BM25 snapshots
-                if name:
-                    shutil.copyfile(source / name, tmp / name)
+            for name, _ in manifest.snapshot_files():  # vectors, BM25 postings, suggestions
+                shutil.copyfile(source / name, tmp / name)
         copy_database(source / DB_NAME, tmp / DB_NAME)
         if (source / ANALYTICS_NAME).exists():
             copy_database(source / ANALYTICS_NAME, tmp / ANALYTICS_NAME)
@@ -112,11 +111,10 @@ def copy_database(source: Path, target: Path) -> None:
 
 
 def verify_copy(directory: Path, manifest: Manifest) -> tuple[int, int, int]:
-    """The copy's database passes ``quick_check`` and its snapshot its checksum; (articles, passages, generation)."""
-    if manifest.snapshot and manifest.snapshot_sha256 and sha256_file(directory / manifest.snapshot) != manifest.snapshot_sha256:
-        raise IndexCorruptError(f"the copied snapshot {manifest.snapshot} does not match its checksum; nothing was kept")
-    if manifest.lexical and manifest.lexical_sha256 and sha256_file(directory / manifest.lexical) != manifest.lexical_sha256:
-        raise IndexCorruptError(f"the copied BM25 snapshot {manifest.lexical} does not match its checksum; nothing was kept")
+    """The copy's database passes ``quick_check`` and its snapshot files their checksums; (articles, passages, generation)."""
+    for name, digest in manifest.snapshot_files():
+        if digest and sha256_file(directory / name) != digest:
+            raise IndexCorruptError(f"the copied snapshot file {name} does not match its checksum; nothing was kept")
     conn = connect(directory / DB_NAME, readonly=True)
     try:
         check_database(conn, directory / DB_NAME)

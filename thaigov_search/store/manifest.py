@@ -41,6 +41,16 @@ class Manifest:
     # they existed: readers then count the terms from the database, and the next snapshot writes them.
     lexical: str | None = None
     lexical_sha256: str | None = None
+    # search-suggestion phrases of the same generation's titles (store/suggestions.py); None before
+    # they existed: servers then build them in memory, and the next snapshot writes them.
+    suggestions: str | None = None
+    suggestions_sha256: str | None = None
+
+    def snapshot_files(self) -> list[tuple[str, str | None]]:
+        """(file name, sha256) of every snapshot file this manifest names: vectors, BM25, suggestions."""
+        named = ((self.snapshot, self.snapshot_sha256), (self.lexical, self.lexical_sha256),
+                 (self.suggestions, self.suggestions_sha256))
+        return [(name, digest) for name, digest in named if name]
 
     @staticmethod
     def exists(index_dir: Path) -> bool:

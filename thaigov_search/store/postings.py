@@ -2,14 +2,10 @@
 
 A service used to count the stored terms of every article at start-up (17.5-34 s at the full
 91,792-release corpus, docs/performance.md). The writer now counts them once per snapshot and
-writes them beside the vector snapshot as ``bm25-<gen>.bin``, one file that opens without parsing:
-
-    magic (8 bytes) | header length (8 bytes, little-endian) | JSON header | arrays, 64-byte aligned
-
-The JSON header names each array's dtype, shape and offset. :func:`open_postings` maps the file
-read-only and wraps its arrays with ``numpy.frombuffer``: nothing is copied, so every process that
-serves the index shares the same page-cache pages (``serve --workers N``). Terms are stored sorted
-(UTF-8 bytes, which sort as code points) and looked up by binary search on the mapped bytes, so the
+writes them beside the vector snapshot as ``bm25-<gen>.bin``, one file of store/mapped.py's
+container that opens without parsing: :func:`open_postings` maps it, nothing is copied, so every
+process that serves the index shares the same page-cache pages (``serve --workers N``). Terms are
+stored sorted and looked up by binary search on the mapped bytes (:class:`SortedStrings`), so the
 vocabulary costs no private memory either.
 
 The file holds exactly the ``lexical`` rows committed at generation ``<gen>`` (read in the same
@@ -19,10 +15,6 @@ reader adds ``rowid > max_rowid`` from the database, as for the vectors (docs/de
 
 from __future__ import annotations
 
-import json
-import mmap
-import os
-import struct
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -35,10 +27,10 @@ from typing import Protocol
 import numpy as np
 
 from thaigov_search.store.fts5 import BODY_WEIGHT, TITLE_WEIGHT, fts_tokens
+from thaigov_search.store.mapped import SortedStrings, encode_strings, open_arrays, write_arrays
 from thaigov_search.store.schema import IndexCorruptError
 
 MAGIC = b"TGBM25\x00\x01"
-ALIGN = 64
 ARRAYS = ("rowids", "indptr", "indices", "data", "lengths", "term_bytes", "term_offsets")
 
 
@@ -46,32 +38,6 @@ class Vocab(Protocol):
     def get(self, term: str, default: int | None = None) -> int | None: ...
 
     def __len__(self) -> int: ...
-
-
-class SortedVocab:
-    """term -> column by binary search over sorted UTF-8 terms (a mapped file; no dict to build)."""
-
-    def __init__(self, term_bytes: np.ndarray, term_offsets: np.ndarray):
-        self._bytes = term_bytes.data  # memoryview: slicing it copies only the term compared
-        self._offsets = term_offsets
-        self._n = len(term_offsets) - 1
-
-    def __len__(self) -> int:
-        return self._n
-
-    def get(self, term: str, default: int | None = None) -> int | None:
-        key = term.encode("utf-8")
-        data, offsets = self._bytes, self._offsets
-        lo, hi = 0, self._n
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if bytes(data[offsets[mid]:offsets[mid + 1]]) < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < self._n and bytes(data[offsets[lo]:offsets[lo + 1]]) == key:
-            return lo
-        return default
 
 
 @dataclass(frozen=True)
@@ -172,61 +138,19 @@ def build_postings(rows: Iterable[tuple[int, str, str]], sort_terms: bool = Fals
 
 def write_postings(postings: Postings, terms: list[str], path: Path) -> None:
     """Write ``postings`` (columns in the order of ``terms``, sorted) to ``path`` and fsync it."""
-    encoded = [t.encode("utf-8") for t in terms]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    arrays = {
+    term_bytes, term_offsets = encode_strings(terms)
+    write_arrays(path, MAGIC, {
         "rowids": postings.rowids, "indptr": postings.indptr, "indices": postings.indices,
-        "data": postings.data, "lengths": postings.lengths,
-        "term_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8), "term_offsets": offsets,
-    }
-    header: dict[str, list] = {}
-    position = 0
-    for name, values in arrays.items():
-        header[name] = [values.dtype.str, list(values.shape), position]
-        position += _aligned(values.nbytes)
-    text = json.dumps({"arrays": header}).encode("utf-8")
-    start = _aligned(len(MAGIC) + 8 + len(text))
-    with open(path, "wb") as fh:
-        fh.write(MAGIC + struct.pack("<Q", len(text)) + text)
-        fh.write(b"\0" * (start - fh.tell()))
-        for values in arrays.values():
-            raw = np.ascontiguousarray(values).tobytes()
-            fh.write(raw)
-            fh.write(b"\0" * (_aligned(len(raw)) - len(raw)))
-        fh.flush()
-        os.fsync(fh.fileno())
+        "data": postings.data, "lengths": postings.lengths, "term_bytes": term_bytes, "term_offsets": term_offsets,
+    })
 
 
 def open_postings(path: Path) -> Postings:
     """Map a file :func:`write_postings` wrote; a damaged or truncated one raises IndexCorruptError."""
-    try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-    except OSError as exc:
-        raise IndexCorruptError(f"{path} cannot be read ({exc}). Rebuild the index with `thaigov-search index`.") from exc
-    problem = f"{path} is damaged. Rebuild the index with `thaigov-search index`."
-    if mapped is None or mapped[:len(MAGIC)] != MAGIC:
-        raise IndexCorruptError(problem)
-    try:
-        (length,) = struct.unpack("<Q", mapped[len(MAGIC):len(MAGIC) + 8])
-        header = json.loads(mapped[len(MAGIC) + 8:len(MAGIC) + 8 + length])["arrays"]
-        start = _aligned(len(MAGIC) + 8 + length)
-        arrays = {}
-        for name in ARRAYS:
-            dtype, shape, offset = header[name]
-            count = int(np.prod(shape, dtype=np.int64))
-            arrays[name] = np.frombuffer(mapped, dtype=np.dtype(dtype), count=count, offset=start + offset).reshape(shape)
-    except (ValueError, KeyError, TypeError, struct.error) as exc:  # truncated: frombuffer runs past the end
-        raise IndexCorruptError(f"{problem} ({exc})") from exc
+    arrays = open_arrays(path, MAGIC, ARRAYS)
     indptr, n_rows = arrays["indptr"], len(arrays["rowids"])
     if len(indptr) != len(arrays["term_offsets"]) or (len(indptr) and int(indptr[-1]) != len(arrays["indices"])) \
             or len(arrays["data"]) != len(arrays["indices"]) or len(arrays["lengths"]) != n_rows:
-        raise IndexCorruptError(f"{problem} (inconsistent array sizes)")
+        raise IndexCorruptError(f"{path} is damaged. Rebuild the index with `thaigov-search index`. (inconsistent array sizes)")
     return Postings(arrays["rowids"], indptr, arrays["indices"], arrays["data"], arrays["lengths"],
-                    SortedVocab(arrays["term_bytes"], arrays["term_offsets"]))
-
-
-def _aligned(n: int) -> int:
-    return (n + ALIGN - 1) // ALIGN * ALIGN
+                    SortedStrings(arrays["term_bytes"], arrays["term_offsets"]))

@@ -39,6 +39,7 @@ from thaigov_search.store.schema import (
     current_generation,
     unpack_text,
 )
+from thaigov_search.store.suggestions import PhraseTable, open_suggestions
 from thaigov_search.store.vectors import (
     HNSW_EF_SEARCH,
     LiveVectors,
@@ -68,6 +69,7 @@ class IndexReader:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._verify = verify
+        self._suggestions: tuple[str | None, PhraseTable | None] | None = None  # (file name, its mapped phrases)
         self._load()
 
     # --------------------------------------------------------------------------- loading
@@ -159,8 +161,8 @@ class IndexReader:
         finally:
             conn.close()
         manifest = self.manifest
-        for name, digest in ((manifest.snapshot, manifest.snapshot_sha256), (manifest.lexical, manifest.lexical_sha256)):
-            if name and digest and (self.index_dir / name).exists() and sha256_file(self.index_dir / name) != digest:
+        for name, digest in manifest.snapshot_files():
+            if digest and (self.index_dir / name).exists() and sha256_file(self.index_dir / name) != digest:
                 raise IndexCorruptError(f"{self.index_dir / name} is damaged (checksum mismatch). "
                                         "Rebuild the index with `thaigov-search index`.")
 
@@ -173,14 +175,31 @@ class IndexReader:
         """The BM25 postings the manifest names, mapped, with their generation; None for an index
         written before they existed (the engine then counts the terms from the database)."""
         manifest = self.manifest
-        if not manifest.lexical:
+        path = self._snapshot_file(manifest.lexical, manifest.lexical_sha256)
+        return (open_postings(path), manifest.snapshot_generation) if path else None
+
+    def suggestions_snapshot(self) -> PhraseTable | None:
+        """The suggestion phrases that the newest manifest on disk names, mapped (the same object until
+        a newer snapshot names another file); None for an index written before they existed."""
+        manifest = Manifest.read(self.index_dir)
+        cached = self._suggestions
+        if cached is not None and cached[0] == manifest.suggestions:
+            return cached[1]
+        path = self._snapshot_file(manifest.suggestions, manifest.suggestions_sha256)
+        table = open_suggestions(path) if path else None
+        self._suggestions = (manifest.suggestions, table)
+        return table
+
+    def _snapshot_file(self, name: str | None, digest: str | None) -> Path | None:
+        """The path of a snapshot file the manifest names (checked as this reader was told); None if it names none."""
+        if not name:
             return None
-        path = self.index_dir / manifest.lexical
+        path = self.index_dir / name
         if not path.exists():
             raise IndexCorruptError(f"{path} is missing. Rebuild the index with `thaigov-search index`.")
-        if self._verify is True and manifest.lexical_sha256 and sha256_file(path) != manifest.lexical_sha256:
+        if self._verify is True and digest and sha256_file(path) != digest:
             raise IndexCorruptError(f"{path} is damaged (checksum mismatch). Rebuild the index with `thaigov-search index`.")
-        return open_postings(path), manifest.snapshot_generation
+        return path
 
     def refresh(self) -> bool:
         """Catch up with committed writes; returns True when something changed."""

@@ -6,6 +6,7 @@ Layout of an index directory::
     index.sqlite           articles, passages (with their vectors), title vectors, FTS5 lexical index, tombstones
     vectors-<gen>.faiss    FAISS snapshot of passage vectors as of SQLite generation <gen>
     bm25-<gen>.bin         BM25 postings as of the same generation (store/postings.py)
+    suggest-<gen>.bin      search-suggestion phrases of the same generation's titles (store/suggestions.py)
 """
 
 from __future__ import annotations

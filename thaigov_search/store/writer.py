@@ -28,10 +28,12 @@ import numpy as np
 from thaigov_search.core.article import Article, Passage
 from thaigov_search.core.files import file_lock, fsync_dir, sha256_file
 from thaigov_search.core.models import canonical_model
+from thaigov_search.core.title_phrases import title_phrases
 from thaigov_search.store import duplicates, twins
 from thaigov_search.store.fts5 import TERMS_SEPARATOR, delete_lexical_row, lexical_rows, stored_terms
 from thaigov_search.store.manifest import Manifest, ensure_same_model, now_iso
 from thaigov_search.store.postings import build_postings, write_postings
+from thaigov_search.store.queries import all_titles
 from thaigov_search.store.schema import (
     DB_NAME,
     FORMAT_VERSION,
@@ -44,6 +46,7 @@ from thaigov_search.store.schema import (
     unpack_text,
     vector_to_blob,
 )
+from thaigov_search.store.suggestions import write_suggestions
 from thaigov_search.store.vectors import build_vector_index
 
 logger = logging.getLogger(__name__)
@@ -259,7 +262,8 @@ class IndexWriter:
 
     # -------------------------------------------------------------------------- snapshots
     def write_snapshot(self, force: bool = True) -> Manifest:
-        """Persist a FAISS snapshot of the current generation and point the manifest at it.
+        """Persist a FAISS snapshot of the current generation, with the BM25 postings and the
+        suggestion phrases of the same generation, and point the manifest at them.
 
         Holds a file lock so two writers never write snapshots at the same time; the old
         snapshot is deleted only after the manifest points at the new one. With ``force=False``
@@ -278,7 +282,7 @@ class IndexWriter:
                 ).fetchone()
                 n_passages = passage_count(self.conn)
                 kind = "hnsw" if n_vectors > self.exact_max else "flat"
-                current = manifest.snapshot and manifest.lexical and kind == manifest.snapshot_kind
+                current = manifest.snapshot and manifest.lexical and manifest.suggestions and kind == manifest.snapshot_kind
                 if gen == manifest.snapshot_generation and current:
                     return manifest
                 if not force and current and \
@@ -286,14 +290,19 @@ class IndexWriter:
                     return manifest
                 index = build_vector_index(self.conn, manifest.dimension, kind)
                 postings = build_postings(lexical_rows(self.conn), sort_terms=True)  # the same generation
+                titles = all_titles(self.conn)
             finally:
                 self.conn.execute("COMMIT")
+            phrases = title_phrases(titles)
             name = f"vectors-{gen}.faiss"
             path = self.index_dir / name
             self._write_file(path, lambda tmp: faiss.write_index(index, str(tmp)))
             lexical = f"bm25-{gen}.bin"
             lexical_path = self.index_dir / lexical
             self._write_file(lexical_path, lambda tmp: write_postings(postings, list(postings.vocab), tmp))
+            suggestions = f"suggest-{gen}.bin"
+            suggestions_path = self.index_dir / suggestions
+            self._write_file(suggestions_path, lambda tmp: write_suggestions(phrases, tmp))
             fsync_dir(self.index_dir)
             new = Manifest(
                 **{
@@ -302,6 +311,7 @@ class IndexWriter:
                     "generation": gen, "snapshot": name, "snapshot_generation": gen,
                     "snapshot_sha256": sha256_file(path), "snapshot_kind": kind,
                     "lexical": lexical, "lexical_sha256": sha256_file(lexical_path),
+                    "suggestions": suggestions, "suggestions_sha256": sha256_file(suggestions_path),
                 }
             )
             new.write(self.index_dir)
@@ -334,8 +344,8 @@ class IndexWriter:
     def _prune(self, manifest: Manifest) -> None:
         """Remove superseded snapshot files (a running reader that maps one keeps its inode until it
         lets go: unlinking never changes what it sees)."""
-        current = {manifest.snapshot, manifest.lexical}
-        for pattern in ("vectors-*.faiss", "bm25-*.bin", ".vectors-*.tmp", ".bm25-*.tmp"):
+        current = {name for name, _ in manifest.snapshot_files()}
+        for pattern in ("vectors-*.faiss", "bm25-*.bin", "suggest-*.bin", ".vectors-*.tmp", ".bm25-*.tmp", ".suggest-*.tmp"):
             for old in self.index_dir.glob(pattern):
                 if old.name not in current:
                     with contextlib.suppress(FileNotFoundError):
