@@ -117,7 +117,7 @@ def worker_memory(proc: subprocess.Popen) -> list[dict]:
     return out
 
 
-def workers_run(root: str, index: str, workers: int) -> dict:
+def workers_run(root: str, index: str, workers: int, settle_s: float = 2.0) -> dict:
     port = free_port()
     proc = start_serve(root, index, port, workers=workers)
     try:
@@ -126,7 +126,7 @@ def workers_run(root: str, index: str, workers: int) -> dict:
             if proc.poll() is not None or time.perf_counter() - started > 600:
                 raise RuntimeError("serve --workers did not become ready")
             time.sleep(0.2)
-        time.sleep(2.0 if workers > 1 else 0.0)  # the other workers finish loading
+        time.sleep(settle_s)  # the other workers finish loading, and background builds (suggestions) end
         result = bench_query(root, ["--url", f"http://127.0.0.1:{port}", "--concurrency", "8", "--duration", "20"],
                              THAIGOV_SEARCH_QUERY_CACHE_SIZE="0")
         if workers == 1:
@@ -146,6 +146,8 @@ def main() -> int:
     parser.add_argument("--checkout", action="append", required=True, help="NAME=ROOT:INDEX")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="ready,query,workers,noisy")
+    parser.add_argument("--settle", type=float, default=2.0,
+                        help="seconds to wait after /health before measuring workers (background builds end)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     checkouts = []
@@ -186,7 +188,7 @@ def main() -> int:
             if name == "main":
                 continue  # no --workers there
             for workers in (1, 2):
-                record(bench="workers", checkout=name, workers=workers, result=workers_run(root, index, workers))
+                record(bench="workers", checkout=name, workers=workers, result=workers_run(root, index, workers, args.settle))
     if "noisy" in only:
         sample = str(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "demo-sample.jsonl.gz")
         for backend in ("onnx-int8", "torch"):
