@@ -56,13 +56,14 @@ class ServiceState:
             self.recorder.record(query, mode, filters.given(), total, took_ms)
 
     def load(self) -> None:
-        """Open the index and warm up the model with one search, so the first real query is not the slow one."""
+        """Open the index and warm up the model with one search, so the first real query is not the slow one;
+        the spelling vocabulary and suggestions are loaded in the background once ready."""
         started = time.perf_counter()
         try:
             # Sizes and headers checked now, every page and checksum in the background (verify_files):
             # quick_check alone read 340 MB in 0.5 s at 10k articles, seconds at the full corpus.
             searcher = Searcher(self.served_dir, self.settings, verify="later")
-            searcher.search("รัฐบาล government", k=1)  # loads the model and tokenisers now, not on the first query
+            searcher.warm_up()  # the model, tokenisers and BM25 now, not on the first query (spelling: below)
             self.serve_searcher(searcher)
             searcher.prepare_suggestions()  # built in a background thread; /suggest answers [] until then
             logger.warning("index %s loaded in %.2fs; ready", self.served_dir, time.perf_counter() - started)

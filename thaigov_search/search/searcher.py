@@ -92,11 +92,16 @@ class Searcher:
         return self._embedder
 
     def warm_up(self) -> None:
-        """Load the model and the word dictionary and run one query so the first user does not pay for it."""
+        """Load the model, the word dictionary and the BM25 index and run one dense query (the
+        calibration statistics, the vector pages), so the first user does not pay for them. Not the
+        spelling vocabulary: at the full corpus loading and romanizing it takes 1.5-4 s, so the service
+        loads it in the background once it is ready (:meth:`prepare_suggestions`); a query that needs
+        it meanwhile waits for it."""
         self.embedder.embed_queries(["warm up"])
         tokenize_for_index("อุ่นเครื่อง warm up")
         with self.reader.snapshot() as conn:
             self.lexical.prepare(conn)
+        self.search("รัฐบาล government", k=1, mode="dense")
 
     # ------------------------------------------------------------------------------ search
     def arrange_options(self, sort: str = "relevance", recency: float | None = None, collapse: bool | None = None,
