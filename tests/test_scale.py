@@ -391,3 +391,16 @@ def test_text_is_stored_once(writable_index: Path, settings, embedder) -> None:
     article = searcher.get("tg012535")
     assert article is not None and "eGovernment Forum 2018" in article.body
     assert any("eGovernment" in r.snippet for r in searcher.search("eGovernment Forum 2018", k=3).results)
+
+
+def test_warm_up_leaves_the_spelling_vocabulary_to_the_background(sample_index: Path, settings, embedder) -> None:
+    """`serve` is ready after warm_up: the model, BM25 and a dense query, but not the spelling vocabulary
+    and its romanization (half of the start-up at the full corpus); prepare_suggestions loads them after."""
+    searcher = Searcher(sample_index, settings, embedder=embedder)
+    searcher.warm_up()
+    assert searcher._speller._generation is None and searcher._speller._romanized is None
+    searcher.prepare_suggestions()
+    deadline = time.time() + 120
+    while searcher._speller._romanized is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert searcher._speller._generation == searcher.reader.generation and searcher._speller._romanized is not None
