@@ -43,6 +43,15 @@ DEFAULT_CORPUS = ROOT.parent / "shared" / "data" / "thaigov-news-10k.jsonl.xz"
 QUERIES = Path(__file__).with_name("queries.txt")
 
 
+def emit(result: dict, output: Path | None) -> None:
+    """Print the result JSON, and write it to ``output`` when given."""
+    text = json.dumps(result, ensure_ascii=False, indent=2)
+    print(text)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text + "\n", encoding="utf-8")
+
+
 def load_articles(path: Path, limit: int) -> list[str]:
     """The first ``limit`` article texts (the 10k file is already a random sample)."""
     opener = lzma.open if path.suffix == ".xz" else open
@@ -230,11 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_seconds": load_s,
         "results": rows,
     }
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n", encoding="utf-8")
+    emit(result, args.output)
     return 0
 
 

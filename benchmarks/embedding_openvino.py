@@ -54,7 +54,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from embedding_backends import DEFAULT_CORPUS, load_articles, load_queries, machine, make_passages, timed_run
+from embedding_backends import (
+    DEFAULT_CORPUS,
+    emit,
+    load_articles,
+    load_queries,
+    machine,
+    make_passages,
+    timed_run,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
@@ -476,11 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         "failed": failed,
         "results": rows,
     }
-    text = json.dumps(result, ensure_ascii=False, indent=2)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n", encoding="utf-8")
+    emit(result, args.output)
     return 0
 
 
