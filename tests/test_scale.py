@@ -404,3 +404,27 @@ def test_warm_up_leaves_the_spelling_vocabulary_to_the_background(sample_index: 
     while searcher._speller._romanized is None and time.time() < deadline:
         time.sleep(0.1)
     assert searcher._speller._generation == searcher.reader.generation and searcher._speller._romanized is not None
+
+
+def test_an_index_without_a_suggestion_file_builds_the_phrases_in_memory_until_its_next_snapshot(
+        writable_index: Path, settings, embedder) -> None:
+    """An index written before suggest-<gen>.bin existed still completes (built from its titles), and
+    the next index run writes the file, which the same server then maps."""
+    import dataclasses
+
+    manifest = Manifest.read(writable_index)
+    (writable_index / manifest.suggestions).unlink()
+    dataclasses.replace(manifest, suggestions=None, suggestions_sha256=None).write(writable_index)
+    searcher = Searcher(writable_index, settings, embedder=embedder)
+    with sqlite3.connect(writable_index / "index.sqlite") as conn:
+        expected = Suggestions.build(all_titles(conn)).complete("รัฐบา", 8)
+    assert expected and texts(searcher.suggest("รัฐบา", wait_s=120)) == expected
+    assert searcher._suggestions._table is None  # built, not mapped
+    indexer = Indexer(writable_index, settings, embedder)
+    try:
+        indexer.index_articles([FISH])
+    finally:
+        indexer.close()
+    assert Manifest.read(writable_index).suggestions
+    assert "ปลาบึก" in texts(searcher.suggest("ปลาบึ"))
+    assert searcher._suggestions._table is not None
