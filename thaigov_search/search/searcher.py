@@ -92,11 +92,9 @@ class Searcher:
         return self._embedder
 
     def warm_up(self) -> None:
-        """Load the model, the word dictionary and the BM25 index and run one dense query (the
-        calibration statistics, the vector pages), so the first user does not pay for them. Not the
-        spelling vocabulary: at the full corpus loading and romanizing it takes 1.5-4 s, so the service
-        loads it in the background once it is ready (:meth:`prepare_suggestions`); a query that needs
-        it meanwhile waits for it."""
+        """Load the model, word dictionary and BM25 and run one dense query, so the first user does not
+        pay for them. Not the spelling vocabulary (1.5-4 s at the full corpus): the service loads it in
+        the background once ready (:meth:`prepare_suggestions`); a query needing it meanwhile waits."""
         self.embedder.embed_queries(["warm up"])
         tokenize_for_index("อุ่นเครื่อง warm up")
         with self.reader.snapshot() as conn:
@@ -311,10 +309,8 @@ class Searcher:
 
     # ---------------------------------------------------------------------- suggestions
     def suggest(self, typed: str, k: int = 8, wait_s: float = 30.0) -> SuggestResponse:
-        """Completions of a half-typed query from phrases of the index's titles (search.suggest):
-        the snapshot's phrase file, mapped; for an index without one they are built in the background
-        on first use (~1-4 s per 10,000 titles) and after writes, and until the first build ends this
-        waits at most ``wait_s``, then answers nothing."""
+        """Completions of a half-typed query from the index's title phrases (search.suggest: the mapped
+        snapshot file; without one, built in the background, waiting at most ``wait_s`` for the first)."""
         self.reader.refresh()
         built = self._suggestions.get(self.reader.generation, wait_s)
         texts = built.complete(typed, k) if built is not None else []
