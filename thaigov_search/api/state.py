@@ -63,7 +63,7 @@ class ServiceState:
             # Sizes and headers checked now, every page and checksum in the background (verify_files):
             # quick_check alone read 340 MB in 0.5 s at 10k articles, seconds at the full corpus.
             searcher = Searcher(self.served_dir, self.settings, verify="later")
-            searcher.warm_up()  # the model, tokenisers and BM25 now, not on the first query (spelling: below)
+            searcher.warm_up(dense_query=True)  # the model, tokenisers, BM25 now, not on the first query (spelling: below)
             self.serve_searcher(searcher)
             searcher.prepare_suggestions()  # built in a background thread; /suggest answers [] until then
             logger.warning("index %s loaded in %.2fs; ready", self.served_dir, time.perf_counter() - started)

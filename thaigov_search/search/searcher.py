@@ -91,15 +91,17 @@ class Searcher:
                 )
         return self._embedder
 
-    def warm_up(self) -> None:
-        """Load the model, word dictionary and BM25 and run one dense query, so the first user does not
-        pay for them. Not the spelling vocabulary (1.5-4 s at the full corpus): the service loads it in
-        the background once ready (:meth:`prepare_suggestions`); a query needing it meanwhile waits."""
+    def warm_up(self, dense_query: bool = False) -> None:
+        """Load the model, word dictionary and BM25 so the first user does not pay for them; with
+        ``dense_query`` also run one (calibration statistics, vector pages): what `serve` does before it
+        is ready. Not the spelling vocabulary (1.5-4 s at the full corpus): the service loads it in the
+        background once ready (:meth:`prepare_suggestions`); a query needing it meanwhile waits."""
         self.embedder.embed_queries(["warm up"])
         tokenize_for_index("อุ่นเครื่อง warm up")
         with self.reader.snapshot() as conn:
             self.lexical.prepare(conn)
-        self.search("รัฐบาล government", k=1, mode="dense")
+        if dense_query:
+            self.search("รัฐบาล government", k=1, mode="dense")
 
     # ------------------------------------------------------------------------------ search
     def arrange_options(self, sort: str = "relevance", recency: float | None = None, collapse: bool | None = None,

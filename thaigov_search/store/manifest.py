@@ -19,6 +19,15 @@ from thaigov_search.store.schema import (
 
 MANIFEST_NAME = "manifest.json"
 
+SNAPSHOT_FILES = {"snapshot": ("vectors", ".faiss"), "lexical": ("bm25", ".bin"), "suggestions": ("suggest", ".bin")}
+"""The snapshot files of a generation: manifest field (``<field>_sha256`` beside it) -> (stem, suffix),
+written as ``<stem>-<gen><suffix>`` (FAISS vectors, BM25 postings, suggestion phrases)."""
+
+
+def snapshot_file_name(field: str, generation: int) -> str:
+    stem, suffix = SNAPSHOT_FILES[field]
+    return f"{stem}-{generation}{suffix}"
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -47,9 +56,8 @@ class Manifest:
     suggestions_sha256: str | None = None
 
     def snapshot_files(self) -> list[tuple[str, str | None]]:
-        """(file name, sha256) of every snapshot file this manifest names: vectors, BM25, suggestions."""
-        named = ((self.snapshot, self.snapshot_sha256), (self.lexical, self.lexical_sha256),
-                 (self.suggestions, self.suggestions_sha256))
+        """(file name, sha256) of every snapshot file this manifest names (:data:`SNAPSHOT_FILES`)."""
+        named = ((getattr(self, field), getattr(self, f"{field}_sha256")) for field in SNAPSHOT_FILES)
         return [(name, digest) for name, digest in named if name]
 
     @staticmethod

@@ -31,7 +31,13 @@ from thaigov_search.core.models import canonical_model
 from thaigov_search.core.title_phrases import title_phrases
 from thaigov_search.store import duplicates, twins
 from thaigov_search.store.fts5 import TERMS_SEPARATOR, delete_lexical_row, lexical_rows, stored_terms
-from thaigov_search.store.manifest import Manifest, ensure_same_model, now_iso
+from thaigov_search.store.manifest import (
+    SNAPSHOT_FILES,
+    Manifest,
+    ensure_same_model,
+    now_iso,
+    snapshot_file_name,
+)
 from thaigov_search.store.postings import build_postings, write_postings
 from thaigov_search.store.queries import all_titles
 from thaigov_search.store.schema import (
@@ -282,7 +288,7 @@ class IndexWriter:
                 ).fetchone()
                 n_passages = passage_count(self.conn)
                 kind = "hnsw" if n_vectors > self.exact_max else "flat"
-                current = manifest.snapshot and manifest.lexical and manifest.suggestions and kind == manifest.snapshot_kind
+                current = all(getattr(manifest, field) for field in SNAPSHOT_FILES) and kind == manifest.snapshot_kind
                 if gen == manifest.snapshot_generation and current:
                     return manifest
                 if not force and current and \
@@ -294,24 +300,22 @@ class IndexWriter:
             finally:
                 self.conn.execute("COMMIT")
             phrases = title_phrases(titles)
-            name = f"vectors-{gen}.faiss"
-            path = self.index_dir / name
-            self._write_file(path, lambda tmp: faiss.write_index(index, str(tmp)))
-            lexical = f"bm25-{gen}.bin"
-            lexical_path = self.index_dir / lexical
-            self._write_file(lexical_path, lambda tmp: write_postings(postings, list(postings.vocab), tmp))
-            suggestions = f"suggest-{gen}.bin"
-            suggestions_path = self.index_dir / suggestions
-            self._write_file(suggestions_path, lambda tmp: write_suggestions(phrases, tmp))
+            writers = {
+                "snapshot": lambda tmp: faiss.write_index(index, str(tmp)),
+                "lexical": lambda tmp: write_postings(postings, list(postings.vocab), tmp),
+                "suggestions": lambda tmp: write_suggestions(phrases, tmp),
+            }
+            files: dict[str, str] = {}
+            for field in SNAPSHOT_FILES:
+                files[field] = snapshot_file_name(field, gen)
+                self._write_file(self.index_dir / files[field], writers[field])
             fsync_dir(self.index_dir)
+            digests = {f"{field}_sha256": sha256_file(self.index_dir / name) for field, name in files.items()}
             new = Manifest(
                 **{
                     **manifest.__dict__,
                     "built_at": now_iso(), "articles": n_articles, "passages": n_passages,
-                    "generation": gen, "snapshot": name, "snapshot_generation": gen,
-                    "snapshot_sha256": sha256_file(path), "snapshot_kind": kind,
-                    "lexical": lexical, "lexical_sha256": sha256_file(lexical_path),
-                    "suggestions": suggestions, "suggestions_sha256": sha256_file(suggestions_path),
+                    "generation": gen, "snapshot_generation": gen, "snapshot_kind": kind, **files, **digests,
                 }
             )
             new.write(self.index_dir)
@@ -345,7 +349,8 @@ class IndexWriter:
         """Remove superseded snapshot files (a running reader that maps one keeps its inode until it
         lets go: unlinking never changes what it sees)."""
         current = {name for name, _ in manifest.snapshot_files()}
-        for pattern in ("vectors-*.faiss", "bm25-*.bin", "suggest-*.bin", ".vectors-*.tmp", ".bm25-*.tmp", ".suggest-*.tmp"):
+        patterns = [p for stem, suffix in SNAPSHOT_FILES.values() for p in (f"{stem}-*{suffix}", f".{stem}-*.tmp")]
+        for pattern in patterns:
             for old in self.index_dir.glob(pattern):
                 if old.name not in current:
                     with contextlib.suppress(FileNotFoundError):
