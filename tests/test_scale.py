@@ -397,7 +397,7 @@ def test_warm_up_leaves_the_spelling_vocabulary_to_the_background(sample_index: 
     """`serve` is ready after warm_up: the model, BM25 and a dense query, but not the spelling vocabulary
     and its romanization (half of the start-up at the full corpus); prepare_suggestions loads them after."""
     searcher = Searcher(sample_index, settings, embedder=embedder)
-    searcher.warm_up()
+    searcher.warm_up(dense_query=True)
     assert searcher._speller._generation is None and searcher._speller._romanized is None
     searcher.prepare_suggestions()
     deadline = time.time() + 120
